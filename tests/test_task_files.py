@@ -57,7 +57,8 @@ def test_yaml_task_file(tmp_path):
     (lambda s: s.replace('definition = "Nobody saw the fall."\n', ""), "key 'labels[0].definition' is missing"),
     (lambda s: s.replace('input_fields = ["description"]\n', ""), "key 'input_fields' is missing"),
     (lambda s: s.replace('"From bed"', '"Unwitnessed"'), "names 'Unwitnessed' more than once"),
-    (lambda s: s + "\ncolour = 1\n", "unknown key 'colour'"),
+    (lambda s: "colour = 1\n" + s, "unknown key 'colour'"),
+    (lambda s: s + "\ncolour = 1\n", "unknown key 'labels[1].colour'"),
     (lambda s: s.replace('name = "falls"', 'name = "falls'), "cannot be parsed"),
 ])
 def test_malformed_task_file_names_file_and_key(tmp_path, edit, message):

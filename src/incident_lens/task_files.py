@@ -80,6 +80,9 @@ def parse_task(data: dict, where: Path) -> Task:
     for i, entry in enumerate(_require(data, "labels", list, where)):
         if not isinstance(entry, dict):
             raise UserError(f"{where}: key 'labels[{i}]' must be a table with name and definition")
+        extra = sorted(set(entry) - {"name", "definition"})
+        if extra:
+            raise UserError(f"{where}: unknown key 'labels[{i}].{extra[0]}'; a label has only name and definition")
         labels.append(Label(_require(entry, "name", str, where, f"labels[{i}].").strip(),
                             " ".join(_require(entry, "definition", str, where, f"labels[{i}].").split())))
     names = [label.name for label in labels]
