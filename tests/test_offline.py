@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 from typer.testing import CliRunner
 
 from incident_lens import offline
@@ -47,12 +48,8 @@ def test_demo_flow_tries_no_network(home, monkeypatch):
 
 def test_socket_guard_refuses_remote_and_allows_loopback():
     offline.install_socket_guard()
-    with socket.socket() as sock:
-        try:
-            sock.connect(("192.0.2.1", 80))  # TEST-NET-1: never routable
-            raise AssertionError("connection to a remote address was not refused")
-        except offline.NetworkBlocked:
-            pass
+    with socket.socket() as sock, pytest.raises(offline.NetworkBlocked):
+        sock.connect(("192.0.2.1", 80))  # TEST-NET-1: never routable
     assert "192.0.2.1" in offline.blocked_attempts()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
