@@ -1,0 +1,83 @@
+"""Evaluation commands: `evaluate` (methods against a gold set) and `optimise` (compile a program)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from incident_lens.errors import UserError
+
+console = Console()
+FORMATS = ("table", "json")
+
+
+def _print_headline(evaluation) -> None:
+    from incident_lens.report import headline_rows
+
+    table = Table("method", "macro-F1 [95% CI]", "micro-F1 [95% CI]", "accuracy [95% CI]", "kappa", "n", "no answer", "s",
+                  title=f"{evaluation.task.name}: {len(evaluation.test)} test reports, {len(evaluation.train)} train")
+    for row in headline_rows(evaluation):
+        table.add_row(*row.values())
+    console.print(table)
+
+
+def evaluate(
+    ctx: typer.Context,
+    task: str = typer.Option(..., "--task", help="Task name or task file."),
+    gold: Path = typer.Option(..., "--gold", help="Gold file (CSV/TSV/Parquet/JSONL) with the report fields and the task's label column(s)."),
+    method: List[str] = typer.Option(..., "--method", help="tfidf-lr, embed-lr, knn, zero-shot, rag, or a compiled program .json (repeatable)."),
+    train: Optional[Path] = typer.Option(None, "--train", help="Train file for the baselines; GOLD is then all test. Default: GOLD's recorded split."),
+    model: Optional[Path] = typer.Option(None, "--model", help="GGUF model for zero-shot, rag and compiled programs."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Folder for metrics.json, predictions.csv, plots and report.md (default: the run folder)."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+    split: Optional[Path] = typer.Option(None, "--split", help="Split record to use or create (default: <workspace>/splits/<task>--<gold>.split.json)."),
+    split_seed: Optional[int] = typer.Option(None, "--split-seed", help="Seed of a new split (default: the seed setting)."),
+    text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column(s) (default: the task's input fields)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id)."),
+    k: Optional[int] = typer.Option(None, "--k", help="Neighbours for knn and rag."),
+    min_support: int = typer.Option(5, "--min-support", help="findings: gold positives a finding needs to count in macro/micro-F1."),
+) -> None:
+    """Score methods against gold labels: one comparison table, and a report folder."""
+    from incident_lens.cli import settings_from
+    from incident_lens.evaluation import evaluate as run_evaluation
+    from incident_lens.progress import job_progress
+    from incident_lens.provenance import RunRecord
+    from incident_lens.report import write_report
+    from incident_lens.task_files import find_task
+
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    settings = settings_from(ctx, model_path=model, k=k)
+    workspace = settings.workspace.ensure()
+    the_task = find_task(task, workspace)
+    with RunRecord(workspace, "evaluate", settings) as run:
+        run.add_input("task", the_task.source, the_task.sha256)
+        with job_progress(console if fmt == "table" else Console(stderr=True)) as progress:
+            evaluation = run_evaluation(the_task, gold, list(method), settings, train_path=train, split_path=split,
+                                        split_seed=split_seed, text_cols=text_col or None, id_col=id_col,
+                                        progress=progress, min_support=min_support)
+        run.add_input("gold", evaluation.test.path, evaluation.test.sha256)
+        if train is not None:
+            run.add_input("train", evaluation.train.path, evaluation.train.sha256)
+        out_dir = report or run.dir
+        written = write_report(evaluation, out_dir)
+        run.set("methods", evaluation.summary())
+        run.set("report_dir", str(Path(out_dir).absolute()))
+        run.count("test_rows", len(evaluation.test))
+    if fmt == "json":
+        typer.echo(json.dumps({"task": the_task.name, "methods": evaluation.summary(),
+                               "report": {k: str(v) for k, v in written.items()}, "warnings": evaluation.warnings}, indent=2))
+        return
+    _print_headline(evaluation)
+    for warning in evaluation.warnings:
+        console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True)
+    console.print(f"report: {written['report']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(evaluate)

@@ -1,0 +1,165 @@
+"""Running labelling methods on a gold test set and scoring them side by side.
+
+Usage:
+    result = evaluate(task, Path("data/gold/harm.csv"), ["tfidf-lr", "knn"], settings)
+    result.methods[0].scores["macro_f1"]; write_report(result, out_dir)   # see report.py
+Methods: the baselines (`tfidf-lr`, `embed-lr`, `knn`), the LLM programs (`zero-shot`, `rag`) and
+compiled program files (`optimized/harm.json`). Without a separate train file, the gold file's
+recorded split is used: baselines train on `train`, everything is scored on `test`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from incident_lens.baselines import BASELINES, MemoEmbedder, make_baseline
+from incident_lens.errors import UserError
+from incident_lens.gold import GoldSet, Split, default_split_path, load_gold, load_or_create_split
+from incident_lens.metrics import MIN_SUPPORT, score_predictions
+from incident_lens.task_files import Task
+
+LLM_METHODS = ("zero-shot", "rag")
+PROGRAM_SUFFIX = ".json"
+
+
+@dataclass
+class MethodResult:
+    name: str
+    kind: str  # "baseline", "llm" or "program"
+    predictions: list
+    confidence: list
+    scores: dict
+    seconds: float
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    task: Task
+    test: GoldSet
+    train: GoldSet
+    split: Split | None
+    methods: list[MethodResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    min_support: int = MIN_SUPPORT
+
+    def best(self) -> MethodResult | None:
+        scored = [m for m in self.methods if m.scores.get("macro_f1") is not None]
+        return max(scored, key=lambda m: m.scores["macro_f1"], default=None)
+
+    def summary(self) -> dict:
+        """Headline numbers only (no report text): safe for manifests and the console."""
+        return {m.name: {k: m.scores.get(k) for k in ("macro_f1", "micro_f1", "accuracy", "kappa", "n", "no_answer")}
+                | {"ci95": m.scores.get("ci95"), "seconds": round(m.seconds, 2)} for m in self.methods}
+
+
+def check_methods(methods: list[str]) -> list[str]:
+    """The methods as given, each checked: a known name or an existing compiled program file."""
+    if not methods:
+        raise UserError(f"give at least one --method: {', '.join(BASELINES + LLM_METHODS)} or a compiled program file")
+    for method in methods:
+        if method in BASELINES or method in LLM_METHODS:
+            continue
+        if method.endswith(PROGRAM_SUFFIX):
+            if not Path(method).is_file():
+                raise UserError(f"--method {method}: compiled program file not found")
+            continue
+        raise UserError(f"--method {method}: unknown; use {', '.join(BASELINES + LLM_METHODS)} or the path of a compiled program (.json)")
+    duplicates = sorted({m for m in methods if methods.count(m) > 1})
+    if duplicates:
+        raise UserError(f"--method {duplicates[0]} is given more than once")
+    return list(methods)
+
+
+def load_sets(task: Task, gold_path: Path, settings, train_path: Path | None = None, split_path: Path | None = None,
+              split_seed: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None):
+    """(train, dev, test, split): from a separate train file, or from the gold file's recorded split."""
+    cache = settings.workspace.cache_dir
+    gold = load_gold(gold_path, task, text_cols=text_cols, id_col=id_col, max_chars=settings.max_chars, cache_dir=cache)
+    if train_path is not None:
+        train = load_gold(train_path, task, text_cols=text_cols, id_col=id_col, max_chars=settings.max_chars, cache_dir=cache)
+        return train, None, gold, None
+    path = split_path or default_split_path(settings.workspace, task, gold_path)
+    split = load_or_create_split(gold, path, seed=settings.seed if split_seed is None else split_seed)
+    return gold.subset(split.ids("train")), gold.subset(split.ids("dev")), gold.subset(split.ids("test")), split
+
+
+class _Tracker:
+    """A rich progress bar per method, or nothing."""
+
+    def __init__(self, progress):
+        self.progress = progress
+
+    def start(self, name: str, total: int):
+        return self.progress.add_task(name, total=total) if self.progress is not None else None
+
+    def advance(self, bar, n: int = 1) -> None:
+        if bar is not None:
+            self.progress.advance(bar, n)
+
+
+def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker) -> MethodResult:
+    bar = tracker.start(name, total=len(test))
+    started = time.perf_counter()
+    model = make_baseline(name, task, embedder=embedder, k=settings.k, collection=f"gold-{train.sha256[:16]}")
+    try:
+        if name == "knn":
+            model.fit(train.texts, train.labels, ids=train.ids)
+        else:
+            model.fit(train.texts, train.labels)
+        predictions, confidence = model.predict(test.texts)
+    finally:
+        if hasattr(model, "close"):
+            model.close()
+    tracker.advance(bar, len(test))
+    details = {"trained_on": len(train)}
+    if name == "knn":
+        details["k"] = settings.k
+    return MethodResult(name, "baseline", predictions, confidence, {}, time.perf_counter() - started, details)
+
+
+def run_program(method: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker) -> MethodResult:
+    raise UserError(f"--method {method}: LLM programs are not wired into evaluate yet")
+
+
+def _needs_embedder(methods: list[str]) -> bool:
+    return any(m in ("embed-lr", "knn", "rag") for m in methods) or any(m.endswith(PROGRAM_SUFFIX) for m in methods)
+
+
+def make_embedder(settings):
+    from retrieval.embedder import Embedder
+
+    return MemoEmbedder(Embedder(settings.embedding_model, backend=settings.embedding_backend, batch_size=settings.batch_size,
+                                 threads=settings.threads or None, cache_dir=settings.workspace.cache_dir))
+
+
+def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_path: Path | None = None,
+             split_path: Path | None = None, split_seed: int | None = None, text_cols: list[str] | None = None,
+             id_col: str | None = None, progress=None, min_support: int = MIN_SUPPORT, embedder=None) -> Evaluation:
+    """Train the baselines, run every method on the test rows, score each against the gold labels."""
+    methods = check_methods(methods)
+    train, _dev, test, split = load_sets(task, gold_path, settings, train_path, split_path, split_seed, text_cols, id_col)
+    if len(test) == 0:
+        raise UserError(f"{gold_path}: no test rows to score (check the split file or give --train)")
+    if len(train) == 0 and any(m in BASELINES for m in methods):
+        raise UserError(f"{train_path or gold_path}: no train rows for the baselines")
+    result = Evaluation(task, test, train, split, min_support=min_support)
+    result.warnings += test.warnings + ([] if train is test else train.warnings)
+    if split is not None:
+        result.warnings += split.notes
+    overlap = set(train.ids) & set(test.ids) if train_path is not None else set()
+    if overlap:
+        result.warnings.append(f"{len(overlap)} id(s) are in both the train and the test file; their scores are optimistic")
+    if embedder is None and _needs_embedder(methods):
+        embedder = make_embedder(settings)
+    tracker = _Tracker(progress)
+    for method in methods:
+        if method in BASELINES:
+            outcome = run_baseline(method, task, train, test, embedder, settings, tracker)
+        else:
+            outcome = run_program(method, task, train, test, embedder, settings, tracker)
+        outcome.scores = score_predictions(task, test.labels, outcome.predictions, min_support=min_support, seed=settings.seed)
+        result.methods.append(outcome)
+    return result
