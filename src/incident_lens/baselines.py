@@ -209,7 +209,9 @@ class KNNVote:
         return labels, confidence
 
     def close(self) -> None:
-        self.index = None
+        if self.index is not None:
+            self.index.close()
+            self.index = None
         self._tmp.cleanup()
 
 
