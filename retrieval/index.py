@@ -88,6 +88,16 @@ class IndexSummary:
         )
 
 
+def recorded_model_path(root: Path, collection: str) -> Path | None:
+    """The embedding model directory an existing index was built with, if it is still there."""
+    manifest = Path(root) / collection / "index.json"
+    try:
+        path = json.loads(manifest.read_text(encoding="utf-8"))["embedding"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Path(path) if Path(path).is_dir() else None
+
+
 def check_collection_name(name: str) -> str:
     if not _NAME.match(name or ""):
         raise UserError(f"--collection {name!r}: use 3-512 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
@@ -170,7 +180,7 @@ class IncidentIndex:
 
         self._manifest.update(
             collection=self.collection_name,
-            embedding=self.embedder.describe() | {"dim": self.embedder.dim},
+            embedding=self.embedder.describe() | {"dim": int(self._collection.metadata["embedding_dim"])},
             count=self.count(),
             updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             versions={k: v for k, v in library_versions().items() if k in ("python", "chromadb", "sentence-transformers", "torch", "scikit-learn", "incident-lens")},
@@ -322,7 +332,7 @@ class IncidentIndex:
         if changed or pruned or self._stale_path.exists() or not self._lexical_path.exists():
             self._mark_stale()
             self._lexical = self._rebuild_lexical()
-        self._manifest["meta_fields"] = sorted(set(self._manifest.get("meta_fields", [])) | set(meta_cols))
+        self._manifest["meta_fields"] = list(dict.fromkeys([*self._manifest.get("meta_fields", []), *meta_cols]))
         if date_col:
             self._manifest.update(date_field=date_col, date_dayfirst=dayfirst)
         self._write_manifest()
@@ -434,7 +444,7 @@ class IncidentIndex:
     def get(self, ids: list[str]) -> list[Record]:
         """The stored reports for `ids`, in that order; ids not in the index are left out."""
         found = self._collection.get(ids=list(ids), include=["documents", "metadatas"]) if ids else {"ids": []}
-        by_id = {i: Record(i, doc, _public(meta)) for i, doc, meta in zip(found["ids"], found.get("documents") or [], found.get("metadatas") or [])}
+        by_id = {i: Record(i, doc, _public(meta, self.meta_fields)) for i, doc, meta in zip(found["ids"], found.get("documents") or [], found.get("metadatas") or [])}
         return [by_id[i] for i in ids if i in by_id]
 
     def query(
@@ -526,13 +536,16 @@ class IncidentIndex:
         if vector is None:
             vector = self.embedder.encode([text])[0]
         idf = self.lexical.idf_lookup()
+        order = self.meta_fields
         hits = []
         for rank, (report_id, score) in enumerate(ranked, start=1):
             doc, meta, emb = rows[report_id]
             similarity = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
-            hits.append(Hit(rank, report_id, float(score), doc, _public(meta), best_snippet(doc, text, idf), similarity))
+            hits.append(Hit(rank, report_id, float(score), doc, _public(meta, order), best_snippet(doc, text, idf), similarity))
         return hits
 
 
-def _public(meta: dict | None) -> dict:
-    return {k: v for k, v in (meta or {}).items() if k not in RESERVED_KEYS}
+def _public(meta: dict | None, order: list[str] = ()) -> dict:
+    """Metadata without the index's own keys, in the order the fields were indexed."""
+    meta = {k: v for k, v in (meta or {}).items() if k not in RESERVED_KEYS}
+    return {k: meta[k] for k in order if k in meta} | meta

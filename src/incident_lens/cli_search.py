@@ -1,0 +1,153 @@
+"""Search commands: `index` (build or update an index from a report file), `search` and `similar`.
+
+Usage:
+    incident-lens index incidents.csv --text-col description --meta occurred_at --meta harm
+    incident-lens search "enoxaparin omitted" -k 5 --where harm!="No harm" --since 2024-01-01
+    incident-lens similar INC-0042 --format json
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from incident_lens.errors import UserError
+
+console = Console()
+err_console = Console(stderr=True)
+FORMATS = ("table", "json", "csv")
+# Metadata shown in the table besides the date; the full set is in json/csv.
+TABLE_META_FIELDS = 4
+
+_COLLECTION = typer.Option("incidents", "--collection", help="Index name (one per dataset).")
+_EMBEDDING_MODEL = typer.Option(None, "--embedding-model", help="Local sentence-transformers directory (default: the one the index was built with, else all-MiniLM-L6-v2).")
+_EMBEDDING_BACKEND = typer.Option(None, "--embedding-backend", help="torch (default).")
+
+
+def index(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet or .jsonl."),
+    text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column (repeatable: fields are joined under their names)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id, report_id or incident_id)."),
+    meta: Optional[List[str]] = typer.Option(None, "--meta", help="Column to store for filters and display (repeatable)."),
+    date_col: Optional[str] = typer.Option(None, "--date-col", help="Date column for --since/--until (default: first --meta column of dates)."),
+    collection: str = _COLLECTION,
+    prune: bool = typer.Option(False, "--prune", help="Remove reports whose ids are no longer in the file."),
+    limit: int = typer.Option(0, "--limit", help="Index only the first N reports (0: all)."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
+    embedding_model: Optional[Path] = _EMBEDDING_MODEL,
+    embedding_backend: Optional[str] = _EMBEDDING_BACKEND,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Texts per embedding batch (default 32)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (0: all cores)."),
+) -> None:
+    """Build or update a search index; re-running embeds only new or changed reports."""
+    from incident_lens.cli import settings_from
+    from incident_lens.indexing import index_file
+    from incident_lens.progress import callback, job_progress
+
+    settings = settings_from(ctx, embedding_model=embedding_model, embedding_backend=embedding_backend, batch_size=batch_size, threads=threads)
+    with job_progress(err_console) as progress:
+        bar = progress.add_task("indexing", total=None)
+        result = index_file(settings, path, text_cols=text_col or None, id_col=id_col, meta_cols=meta or (), collection=collection,
+                            prune=prune, date_col=date_col, limit=limit or None, encoding=encoding, progress=callback(progress, bar))
+    for warning in result.reports.warnings:
+        err_console.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    console.print(f"index '{collection}': {result.summary}", markup=False, soft_wrap=True)
+
+
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="What happened, in words."),
+    k: Optional[int] = typer.Option(None, "-k", help="Number of results (default from settings: 10)."),
+    where: Optional[List[str]] = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold)."),
+    since: Optional[str] = typer.Option(None, "--since", help="On or after this date (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="On or before this date (YYYY-MM-DD)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense, lexical or hybrid (default: hybrid)."),
+    output: str = typer.Option("table", "--format", help="table, json or csv."),
+    collection: str = _COLLECTION,
+    embedding_model: Optional[Path] = _EMBEDDING_MODEL,
+    embedding_backend: Optional[str] = _EMBEDDING_BACKEND,
+) -> None:
+    """Find the indexed reports most like QUERY."""
+    if not query.strip():
+        raise UserError("empty query; give some words to search for")
+    _run(ctx, lambda index, **kw: index.query(query, **kw), query, k, where, since, until, mode, output, collection, embedding_model, embedding_backend)
+
+
+def similar(
+    ctx: typer.Context,
+    report_id: str = typer.Argument(..., metavar="ID", help="Id of an indexed report."),
+    k: Optional[int] = typer.Option(None, "-k", help="Number of results (default from settings: 10)."),
+    where: Optional[List[str]] = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold)."),
+    since: Optional[str] = typer.Option(None, "--since", help="On or after this date (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="On or before this date (YYYY-MM-DD)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense, lexical or hybrid (default: hybrid)."),
+    output: str = typer.Option("table", "--format", help="table, json or csv."),
+    collection: str = _COLLECTION,
+    embedding_model: Optional[Path] = _EMBEDDING_MODEL,
+    embedding_backend: Optional[str] = _EMBEDDING_BACKEND,
+) -> None:
+    """Find the reports most like an indexed report (the report itself is left out)."""
+    _run(ctx, lambda index, **kw: index.similar(report_id, **kw), f"reports like {report_id}", k, where, since, until, mode, output,
+         collection, embedding_model, embedding_backend)
+
+
+def _run(ctx, ask, title, k, where, since, until, mode, output, collection, embedding_model, embedding_backend) -> None:
+    from incident_lens.cli import settings_from
+    from incident_lens.indexing import open_index
+    from retrieval.filters import parse_where
+    from retrieval.index import DEFAULT_MODE
+
+    if output not in FORMATS:
+        raise UserError(f"--format {output!r}: choose one of {', '.join(FORMATS)}")
+    settings = settings_from(ctx, embedding_model=embedding_model, embedding_backend=embedding_backend)
+    with open_index(settings, collection) as index:
+        hits = ask(index, k=k or settings.k, where=parse_where(where or []), mode=mode or DEFAULT_MODE, since=since, until=until)
+        fields = index.meta_fields
+        date_field = index.date_field
+    if output == "json":
+        typer.echo(json.dumps([hit.to_dict() for hit in hits], indent=2, ensure_ascii=False))
+    elif output == "csv":
+        _write_csv(hits, fields)
+    else:
+        _print_table(hits, fields, date_field, title, mode or DEFAULT_MODE)
+
+
+def _write_csv(hits, fields: list[str]) -> None:
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["rank", "id", "score", "similarity", *fields, "snippet"])
+    for hit in hits:
+        writer.writerow([hit.rank, hit.id, f"{hit.score:.6g}", f"{hit.similarity:.4f}", *(hit.metadata.get(f, "") for f in fields), hit.snippet])
+
+
+def _print_table(hits, fields: list[str], date_field: str | None, title: str, mode: str) -> None:
+    shown = [f for f in fields if f != date_field][:TABLE_META_FIELDS]
+    # In dense mode the score is the cosine similarity: one column says it.
+    numbers = ("score",) if mode == "dense" else ("score", "cosine")
+    table = Table(title=f"{title} ({mode})", show_lines=True)
+    for name in ("rank", "id", *numbers, *(["date"] if date_field else [])):
+        table.add_column(name, no_wrap=name != "id", overflow="fold")
+    for name in shown:
+        table.add_column(name, overflow="fold")
+    table.add_column("passage", overflow="fold", ratio=1)
+    for hit in hits:
+        scores = [f"{hit.score:.3f}"] if mode == "dense" else [f"{hit.score:.4f}", f"{hit.similarity:.3f}"]
+        date = [str(hit.metadata.get(date_field, ""))] if date_field else []
+        table.add_row(str(hit.rank), hit.id, *scores, *date, *(str(hit.metadata.get(f, "")) for f in shown), hit.snippet)
+    if not hits:
+        console.print("no matching reports")
+        return
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index)
+    app.command("search")(search)
+    app.command("similar")(similar)

@@ -1,0 +1,78 @@
+"""The `index` pipeline: read a report file, embed what is new or changed, record the run.
+
+Usage: `result = index_file(settings, Path("incidents.csv"), meta_cols=["harm"], progress=cb)`;
+`result.summary` is the index's `IndexSummary`, `result.reports` the `ReportSet` read.
+The search side needs no pipeline: `open_index(settings, collection)` gives a read-only index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from incident_lens.config import Settings
+from incident_lens.errors import UserError
+from incident_lens.provenance import RunRecord
+from incident_lens.reports import ReportSet, load_reports
+
+
+@dataclass
+class IndexResult:
+    reports: ReportSet
+    summary: "IndexSummary"  # noqa: F821 (retrieval.index, imported lazily)
+    run_dir: Path
+
+
+def make_embedder(settings: Settings, model_path: Path | None = None):
+    from retrieval.embedder import Embedder
+
+    return Embedder(model_path or settings.embedding_model, backend=settings.embedding_backend, batch_size=settings.batch_size,
+                    threads=settings.threads or None, cache_dir=settings.workspace.cache_dir)
+
+
+def _model_for(settings: Settings, collection: str) -> Path | None:
+    """The configured model; else the one an existing index was built with (so re-indexing and
+    searching need no --embedding-model repeated); else None for the default."""
+    from retrieval.index import recorded_model_path
+
+    return settings.embedding_model or recorded_model_path(settings.workspace.index_dir, collection)
+
+
+def open_index(settings: Settings, collection: str = "incidents", writable: bool = False):
+    from retrieval.index import IncidentIndex
+
+    settings.workspace.ensure()
+    return IncidentIndex.open(settings.workspace.index_dir, collection, make_embedder(settings, _model_for(settings, collection)), writable=writable)
+
+
+def index_file(
+    settings: Settings,
+    path: Path,
+    text_cols: list[str] | None = None,
+    id_col: str | None = None,
+    meta_cols: list[str] | tuple[str, ...] = (),
+    collection: str = "incidents",
+    prune: bool = False,
+    date_col: str | None = None,
+    limit: int | None = None,
+    encoding: str = "utf-8",
+    progress=None,
+) -> IndexResult:
+    """Index the reports in `path` into `collection`; idempotent, resumable after a kill."""
+    if limit and prune:
+        raise UserError("--prune with --limit would delete every report past the limit; use one or the other")
+    workspace = settings.workspace.ensure()
+    reports = load_reports(Path(path), text_cols, id_col, max_chars=settings.max_chars, encoding=encoding, cache_dir=workspace.cache_dir)
+    frame = reports.frame.head(limit) if limit else reports.frame
+    with RunRecord(workspace, "index", settings) as run:
+        run.add_input("reports", path, reports.sha256)
+        run.set("collection", collection)
+        run.set("columns", {"text": reports.text_cols, "id": reports.id_col, "meta": list(meta_cols), "date": date_col})
+        with open_index(settings, collection, writable=True) as index:
+            run.set("embedding", index.embedder.describe())
+            summary = index.add(frame, meta_cols=list(meta_cols), prune=prune, progress=progress, date_col=date_col)
+        summary = replace(summary, skipped=summary.skipped + reports.skipped_empty)
+        run.set("summary", summary.to_dict())
+        for key in ("added", "updated", "meta_updated", "unchanged", "skipped", "pruned"):
+            run.count(key, getattr(summary, key))
+    return IndexResult(reports, summary, run.dir)
