@@ -1,0 +1,223 @@
+"""DSPy engine that runs a GGUF model in this process with llama.cpp (llama-cpp-python).
+
+Usage: `lm = dspy.LM(engine.model_string, engine=LlamaCppEngine(path, n_ctx=4096), num_retries=0)`;
+normally through `incident_lens.llm.build_lm(settings)`.
+
+What it adds to a bare `Llama`: the GGUF's own chat template renders DSPy's messages; a JSON schema
+from DSPy becomes a llama.cpp grammar (as llama-cpp-python's `{"type": "json_object", "schema": ...}`
+does, but failing loudly where that path silently drops to plain JSON); one lock per loaded model
+(llama.cpp is not thread-safe, DSPy calls from threads); a prompt that leaves no room for the answer
+is refused up front; token usage, including the prompt prefix reused from the KV cache, is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from incident_lens.errors import UserError
+from incident_lens.gguf_info import GGUFInfo, inspect_gguf
+
+# Defaults that suit grammar-constrained JSON: a repeat penalty fights JSON's repeated quotes and keys.
+SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.0}
+
+# llama-cpp-python's JSON-schema converter lets raw control characters into strings (invalid JSON that
+# json_repair then "repairs" into the wrong fields); llama.cpp's own converter excludes them.
+STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
+
+_OVERFLOW = re.compile(r"prompt of (\d+) tokens plus max_tokens (\d+) exceeds the context of (\d+) tokens")
+
+
+def overflow_tokens(message: str) -> int | None:
+    """How many tokens too long a refused prompt was (parsed from this engine's error message)."""
+    found = _OVERFLOW.search(message or "")
+    if not found:
+        return None
+    prompt, max_tokens, n_ctx = map(int, found.groups())
+    return prompt + max_tokens - n_ctx
+
+
+@dataclass
+class LoadedModel:
+    """One `Llama` in memory, shared by every engine that asks for the same file and settings."""
+
+    llama: object
+    info: GGUFInfo
+    formatter: object
+    n_ctx: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    grammars: dict = field(default_factory=dict)
+    # Prompt tokens llama.cpp evaluated (not reused from the KV cache), over the model's life.
+    evaluated_prompt_tokens: int = 0
+
+
+_LOADED: dict[tuple, LoadedModel] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def load_model(path: Path, n_ctx: int = 4096, n_threads: int = 1, n_batch: int = 512, seed: int = 13,
+               cache_dir: Path | None = None) -> LoadedModel:
+    """Check the file (one-line `UserError` if missing, truncated or not GGUF), then load it once per process."""
+    info = inspect_gguf(Path(path), cache_dir)
+    key = (str(info.path), info.sha256, n_ctx, n_threads, n_batch, seed)
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = _load(info, n_ctx, n_threads, n_batch, seed)
+        return _LOADED[key]
+
+
+def _load(info: GGUFInfo, n_ctx: int, n_threads: int, n_batch: int, seed: int) -> LoadedModel:
+    from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    if not info.has_chat_template:
+        raise UserError(f"{info.path}: the GGUF has no chat template (tokenizer.chat_template); use a chat/instruct model file")
+    try:
+        llama = Llama(model_path=str(info.path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                      n_batch=n_batch, seed=seed, verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise UserError(f"{info.path}: llama.cpp cannot load this model ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                        "check that the file is a complete GGUF of a supported architecture") from None
+    eos, bos = llama.token_eos(), llama.token_bos()
+    text = llama._model.token_get_text
+    formatter = Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token=text(eos) if eos != -1 else "",
+        bos_token=text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+    return LoadedModel(llama=llama, info=info, formatter=formatter, n_ctx=llama.n_ctx())
+
+
+def llama_response_format(response_format: dict | None) -> dict | None:
+    """DSPy's response format in the form llama-cpp-python honours: `{"type": "json_object", "schema": ...}`.
+
+    (llama-cpp-python ignores the OpenAI form `{"type": "json_schema", ...}` without a word.)
+    """
+    if not response_format:
+        return None
+    if response_format.get("type") == "json_schema":
+        return {"type": "json_object", "schema": response_format["schema"]}
+    if response_format.get("type") == "json_object":
+        return {"type": "json_object"}
+    raise ValueError(f"unsupported response_format type {response_format.get('type')!r}")
+
+
+def grammar_for(loaded: LoadedModel, response_format: dict | None):
+    """The llama.cpp grammar for a response format, compiled once per schema."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    fmt = llama_response_format(response_format)
+    if fmt is None:
+        return None
+    key = json.dumps(fmt, sort_keys=True)
+    if key not in loaded.grammars:
+        if "schema" in fmt:
+            # No silent fallback to free JSON: an unconstrained answer would look valid and not be.
+            text = LlamaGrammar.from_json_schema(json.dumps(fmt["schema"]), verbose=False)._grammar
+            text = re.sub(r"^char ::= .*$", lambda _: STRICT_CHAR_RULE, text, flags=re.M)
+            loaded.grammars[key] = LlamaGrammar.from_string(text, verbose=False)
+        else:
+            loaded.grammars[key] = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    return loaded.grammars[key]
+
+
+def _common_prefix(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class LlamaCppEngine:
+    """A `dspy.LM` engine: `complete(Request) -> Response` on an in-process llama.cpp model."""
+
+    supports_response_schema = True
+    supported_params = {"response_format", "max_tokens", "temperature", "top_p", "seed", "stop"}
+
+    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 1, n_batch: int = 512, seed: int = 13,
+                 cache_dir: Path | None = None):
+        self.options = {"n_ctx": n_ctx, "n_threads": n_threads, "n_batch": n_batch, "seed": seed}
+        self.loaded = load_model(Path(model_path), cache_dir=cache_dir, **self.options)
+        self.info = self.loaded.info
+        self.seed = seed
+
+    @property
+    def model_string(self) -> str:
+        """DSPy's cache key names the model; the file's sha256 keeps two models' answers apart."""
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", self.info.path.stem)
+        return f"llamacpp/{stem}@sha256:{self.info.sha256}"
+
+    def describe(self) -> dict:
+        return {"backend": "llama.cpp (in process)", **self.info.to_dict(), **self.options}
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.loaded.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def render(self, request) -> tuple[list[int], list[str]]:
+        """The prompt tokens for a request (GGUF chat template) and the template's stop strings."""
+        messages = []
+        if request.system is not None:
+            system = request.system if isinstance(request.system, str) else "".join(p.text for p in request.system)
+            messages.append({"role": "system", "content": system})
+        messages.extend({"role": m.role, "content": m.text or ""} for m in request.messages)
+        rendered = self.loaded.formatter(messages=messages)
+        tokens = self.loaded.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        stops = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
+        return tokens, stops
+
+    def complete(self, request):
+        from dspy import lm15
+        from dspy.lm15 import Message, Response, TextPart, Usage
+
+        config = request.config
+        loaded, llama = self.loaded, self.loaded.llama
+        max_tokens = config.max_tokens or 1024
+        with loaded.lock:
+            tokens, stops = self.render(request)
+            if len(tokens) + max_tokens > loaded.n_ctx:
+                raise lm15.ContextLengthError(
+                    f"prompt of {len(tokens)} tokens plus max_tokens {max_tokens} exceeds the context of {loaded.n_ctx} tokens",
+                    provider="llamacpp")
+            grammar = grammar_for(loaded, config.response_format)
+            # llama-cpp-python reuses the longest prefix already in the KV cache (minus one token when the
+            # whole prompt matches, to refresh the logits); count it the same way.
+            reused = _common_prefix(llama._input_ids.tolist(), tokens) if llama.n_tokens else 0
+            reused = reused - 1 if reused == len(tokens) else reused
+            started = time.perf_counter()
+            out = llama.create_completion(
+                prompt=tokens, max_tokens=max_tokens,
+                temperature=config.temperature if config.temperature is not None else 0.0,
+                seed=config.seed if config.seed is not None else self.seed,
+                stop=[*stops, *config.stop], grammar=grammar,
+                **{**SAMPLING, **({"top_p": config.top_p} if config.top_p is not None else {})},
+            )
+            loaded.evaluated_prompt_tokens += len(tokens) - max(reused, 0)
+        choice, usage = out["choices"][0], out["usage"]
+        finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        if finish == "length" and grammar is not None:
+            # The JSON answer is cut off; json_repair would quietly complete it, so refuse it here.
+            raise lm15.InvalidRequestError(
+                f"the answer reached max_tokens={max_tokens} before the JSON was complete "
+                f"({time.perf_counter() - started:.1f}s); raise max_tokens or shorten the output fields",
+                provider="llamacpp")
+        return Response(
+            id=out.get("id"), model=request.model, message=Message.assistant([TextPart(choice["text"])]),
+            finish_reason=finish,
+            usage=Usage(input_tokens=usage["prompt_tokens"], output_tokens=usage["completion_tokens"],
+                        cache_read_tokens=max(reused, 0)),
+        )
+
+    def stream(self, request):
+        from dspy.lm15 import response_to_events
+
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        """The model stays loaded for other engines in this process (see `load_model`)."""

@@ -1,0 +1,121 @@
+"""DSPy engine for an OpenAI-compatible chat server (llama.cpp's `llama-server`, vLLM) reached by URL.
+
+Usage: `ServerEngine(check_server_url("http://127.0.0.1:8080/v1"), model="local")`; normally through
+`build_lm(settings, server_url=...)`. Offline by construction: only loopback hosts are accepted unless
+the user names a remote host explicitly (`allow_remote=True`, the CLI's `--allow-remote-server`).
+The JSON schema goes out in the OpenAI `json_schema` form, which llama-server and vLLM turn into a
+grammar (llama-cpp-python's own server does not: use llama-server).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from incident_lens.errors import UserError
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(url: str, allow_remote: bool = False) -> str:
+    """The base URL (ending in `/v1`), or a one-line `UserError` for a bad or non-loopback URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--server {url!r}: not an http(s) URL; give e.g. http://127.0.0.1:8080/v1")
+    if not is_loopback(parts.hostname):
+        if not allow_remote:
+            raise UserError(
+                f"--server {url!r}: host '{parts.hostname}' is not this machine; incident-lens only talks to "
+                "loopback servers (127.0.0.1, localhost) unless you allow a remote one with --allow-remote-server")
+        from incident_lens import offline
+
+        offline.allow_host(parts.hostname)
+    base = url.strip().rstrip("/")
+    return base if base.endswith("/v1") else base + "/v1"
+
+
+class ServerEngine:
+    """A `dspy.LM` engine: one `POST /chat/completions` per request."""
+
+    supports_response_schema = True
+    supported_params = {"response_format", "max_tokens", "temperature", "top_p", "seed", "stop"}
+
+    def __init__(self, base_url: str, model: str = "local", timeout_s: float = 600.0):
+        import httpx
+
+        self.base_url = base_url
+        self.model = model
+        # trust_env=False: a proxy variable must not route a loopback request off the machine.
+        self.client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
+
+    @property
+    def model_string(self) -> str:
+        host = urlsplit(self.base_url).netloc
+        return f"server/{self.model}@{host}"
+
+    def describe(self) -> dict:
+        return {"backend": "OpenAI-compatible server", "url": self.base_url, "model": self.model}
+
+    def body(self, request) -> dict:
+        config = request.config
+        messages = []
+        if request.system is not None:
+            system = request.system if isinstance(request.system, str) else "".join(p.text for p in request.system)
+            messages.append({"role": "system", "content": system})
+        messages.extend({"role": m.role, "content": m.text or ""} for m in request.messages)
+        body = {"model": self.model, "messages": messages}
+        for name in ("max_tokens", "temperature", "top_p", "seed"):
+            if getattr(config, name) is not None:
+                body[name] = getattr(config, name)
+        if config.stop:
+            body["stop"] = list(config.stop)
+        fmt = config.response_format
+        if fmt and fmt.get("type") == "json_schema":
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": fmt.get("name", "output"), "schema": fmt["schema"], "strict": fmt.get("strict", True)}}
+        elif fmt:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def complete(self, request):
+        import httpx
+        from dspy import lm15
+        from dspy.lm15 import Message, Response, TextPart, Usage
+
+        try:
+            reply = self.client.post("/chat/completions", json=self.body(request))
+        except httpx.TimeoutException as exc:
+            raise lm15.TimeoutError(f"model server at {self.base_url} did not answer in time", provider="server") from exc
+        except httpx.HTTPError as exc:
+            raise lm15.TransportError(f"model server at {self.base_url} unreachable ({type(exc).__name__})", provider="server") from exc
+        if reply.status_code >= 400:
+            text = reply.text[:200]
+            kind = lm15.ContextLengthError if "context" in text.lower() else lm15.ServerError if reply.status_code >= 500 else lm15.InvalidRequestError
+            raise kind(f"model server answered HTTP {reply.status_code}: {text}", provider="server", status=reply.status_code)
+        data = reply.json()
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        finish = choice.get("finish_reason") or "stop"
+        return Response(
+            id=data.get("id"), model=request.model,
+            message=Message.assistant([TextPart(choice["message"].get("content") or "")]),
+            finish_reason=finish if finish in ("stop", "length", "content_filter") else "stop",
+            usage=Usage(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens")),
+        )
+
+    def stream(self, request):
+        from dspy.lm15 import response_to_events
+
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        self.client.close()
