@@ -1,0 +1,116 @@
+"""LLM commands: `label` and `summarise` (batch runs on a local GGUF model) and `dev make-gguf` (test models).
+
+Usage:
+    incident-lens label incidents.csv --task incident-type --model model.gguf --out labels.csv [--resume]
+    incident-lens summarise incidents.csv --id INC-0042 --model model.gguf --out summaries.jsonl
+    incident-lens dev make-gguf tiny.gguf --size tiny
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+_MODEL = typer.Option(None, "--model", help="GGUF model file (default: model_path in incident-lens.toml).")
+_SERVER = typer.Option(None, "--server", help="Use an OpenAI-compatible server (llama-server, vLLM) at this URL instead of --model.")
+_ALLOW_REMOTE = typer.Option(False, "--allow-remote-server", help="Allow a --server that is not on this machine.")
+_THREADS = typer.Option(None, "--threads", help="CPU threads for llama.cpp (0: all cores).")
+_N_CTX = typer.Option(None, "--n-ctx", help="Context window in tokens (prompt + answer).")
+_TEXT_COL = typer.Option(None, "--text-col", help="Text column (repeatable; default: the task's input fields).")
+_ID_COL = typer.Option(None, "--id-col", help="Id column (default: id, report_id or incident_id).")
+_RESUME = typer.Option(False, "--resume", help="Continue an interrupted run: keep --out and skip ids already in it.")
+_LIMIT = typer.Option(0, "--limit", help="Only the first N reports of the file (0: all).")
+
+
+def _run_with_progress(description: str, job):
+    from incident_lens.progress import callback, job_progress
+
+    with job_progress(console) as progress:
+        bar = progress.add_task(description, total=None)
+        return job(callback(progress, bar))
+
+
+def label(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet or .jsonl."),
+    task: str = typer.Option(..., "--task", help="Task name (see `incident-lens tasks`) or task file."),
+    out: Path = typer.Option(..., "--out", help="Output CSV: one row per report."),
+    model: Optional[Path] = _MODEL,
+    program: str = typer.Option("zero-shot", "--program", help="zero-shot, rag, or a compiled program optimized/FILE.json."),
+    collection: str = typer.Option("incidents", "--collection", help="Index of labelled reports for --program rag."),
+    k: int = typer.Option(4, "-k", help="Labelled neighbours shown to the model with --program rag."),
+    resume: bool = _RESUME,
+    limit: int = _LIMIT,
+    text_col: Optional[List[str]] = _TEXT_COL,
+    id_col: Optional[str] = _ID_COL,
+    threads: Optional[int] = _THREADS,
+    n_ctx: Optional[int] = _N_CTX,
+    server: Optional[str] = _SERVER,
+    allow_remote_server: bool = _ALLOW_REMOTE,
+) -> None:
+    """Label every report with the local model: labels, verbatim evidence (checked), rationale, status."""
+    from incident_lens.cli import settings_from
+    from incident_lens.labelling import label_file
+
+    settings = settings_from(ctx, model_path=model, threads=threads, n_ctx=n_ctx)
+    summary = _run_with_progress("labelling", lambda progress: label_file(
+        settings, path, task, out, program=program, resume=resume, limit=limit or None, text_cols=text_col or None,
+        id_col=id_col, collection=collection, k=k, server_url=server, allow_remote=allow_remote_server,
+        progress=progress, argv=sys.argv))
+    console.print(str(summary), markup=False, soft_wrap=True)
+
+
+def summarise(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet or .jsonl."),
+    out: Path = typer.Option(..., "--out", help="Output JSONL: one summary per line."),
+    report_id: Optional[List[str]] = typer.Option(None, "--id", help="Only this report id (repeatable)."),
+    model: Optional[Path] = _MODEL,
+    resume: bool = _RESUME,
+    limit: int = _LIMIT,
+    text_col: Optional[List[str]] = _TEXT_COL,
+    id_col: Optional[str] = _ID_COL,
+    threads: Optional[int] = _THREADS,
+    n_ctx: Optional[int] = _N_CTX,
+    server: Optional[str] = _SERVER,
+    allow_remote_server: bool = _ALLOW_REMOTE,
+) -> None:
+    """Summarise reports for a reviewer: what happened, outcome, factors, actions, checks, each with evidence."""
+    from incident_lens.cli import settings_from
+    from incident_lens.summarising import summarise_file
+
+    settings = settings_from(ctx, model_path=model, threads=threads, n_ctx=n_ctx)
+    summary = _run_with_progress("summarising", lambda progress: summarise_file(
+        settings, path, out, ids=report_id or None, resume=resume, limit=limit or None, text_cols=text_col or None,
+        id_col=id_col, server_url=server, allow_remote=allow_remote_server, progress=progress, argv=sys.argv))
+    console.print(str(summary), markup=False, soft_wrap=True)
+
+
+dev_app = typer.Typer(help="Developer tools: test models for tests and benchmarks.", no_args_is_help=True)
+
+
+@dev_app.command("make-gguf")
+def make_gguf(
+    out: Path = typer.Argument(..., help="Where to write the .gguf file."),
+    size: str = typer.Option("tiny", "--size", help="tiny (tests, < 1 MB), small, or 1b (benchmarks, ~1.1 GB Q8_0)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the weights."),
+    quant: Optional[str] = typer.Option(None, "--quant", help="f32, f16 or q8_0 (default: per size)."),
+) -> None:
+    """Write a llama GGUF with random weights, a real BPE tokenizer and a chat template (outputs are noise)."""
+    from incident_lens.gguf_writer import write_test_gguf
+
+    with console.status(f"writing {size} model"):
+        path = write_test_gguf(out, size=size, seed=seed, quant=quant)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(label)
+    app.command()(summarise)
+    app.add_typer(dev_app, name="dev")
