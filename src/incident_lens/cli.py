@@ -18,7 +18,7 @@ from incident_lens.config import Settings, load_settings, with_overrides
 from incident_lens.errors import UserError
 
 # Command modules, each with `register(app)`.
-COMMAND_MODULES = ("incident_lens.cli_core", "incident_lens.cli_eval", "incident_lens.cli_search")
+COMMAND_MODULES = ("incident_lens.cli_core", "incident_lens.cli_eval", "incident_lens.cli_search", "incident_lens.cli_llm")
 
 
 class _OneLineErrors(TyperGroup):
