@@ -100,7 +100,10 @@ def bootstrap_intervals(gold_matrix: np.ndarray, pred_matrix: np.ndarray, correc
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=min(100, n_boot - start)).astype(np.float64)
         tp, fp, fn = weights @ tp_rows, weights @ fp_rows, weights @ fn_rows
         if len(cols):
-            macro.append(_f1_from_counts(tp, fp, fn).mean(axis=1))
+            # A label absent from a resample (no gold, no prediction) is left out of that resample's
+            # average, as scikit-learn would on the resample; counting it as 0 drags the interval down.
+            present = (tp + fp + fn) > 0
+            macro.append((_f1_from_counts(tp, fp, fn) * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1))
             micro.append(_f1_from_counts(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1)))
         accuracy.append(weights @ correct.astype(np.float64) / n)
     out = {"accuracy": np.percentile(np.concatenate(accuracy), [2.5, 97.5]).tolist()}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from incident_lens.gold import format_labels
-from incident_lens.metrics import NO_ANSWER, row_correct
+from incident_lens.metrics import NO_ANSWER, decisions, row_correct
 from incident_lens.provenance import library_versions
 
 WORST_ERRORS = 10
@@ -120,22 +120,31 @@ def _plot_confusion(evaluation, method, path: Path) -> None:
 
 
 def worst_errors(evaluation, limit: int = WORST_ERRORS) -> list[dict]:
-    """Rows the best method got wrong, most confidently wrong first (then those most methods missed)."""
+    """Rows the best method got wrong, worst first.
+
+    single: those most methods missed, then the most confidently wrong. multi / findings: the most
+    wrong label decisions first (for findings, positive against not: a "negative" read as "not
+    mentioned" is not an error worth a reviewer's time here).
+    """
     best = evaluation.best() or (evaluation.methods[0] if evaluation.methods else None)
     if best is None:
         return []
     task, test = evaluation.task, evaluation.test
-    correct = row_correct(task, test.labels, best.predictions)
+    if task.kind == "single":
+        wrong_decisions = (~row_correct(task, test.labels, best.predictions)).astype(int)
+    else:
+        wrong_decisions = (decisions(task, test.labels) != decisions(task, best.predictions)).sum(axis=1)
     missed_by = np.zeros(len(test), dtype=int)
     for method in evaluation.methods:
         missed_by += ~row_correct(task, test.labels, method.predictions)
     confidence = [c if c is not None else 0.0 for c in (best.confidence or [None] * len(test))]
-    wrong = [i for i in range(len(test)) if not correct[i]]
-    wrong.sort(key=lambda i: (-missed_by[i], -confidence[i]))
+    wrong = [i for i in range(len(test)) if wrong_decisions[i] > 0]
+    wrong.sort(key=lambda i: (-wrong_decisions[i], -missed_by[i], -confidence[i]))
     texts = test.texts
     return [{"id": test.ids[i], "row": test.rows[i], "gold": format_labels(task, test.labels[i]),
              "predicted": NO_ANSWER if best.predictions[i] is None else format_labels(task, best.predictions[i]),
              "method": best.name, "confidence": confidence[i], "missed_by": int(missed_by[i]),
+             "wrong_decisions": int(wrong_decisions[i]),
              "text": texts[i] if len(texts[i]) <= SNIPPET_CHARS else texts[i][:SNIPPET_CHARS] + "…"} for i in wrong[:limit]]
 
 
