@@ -22,7 +22,7 @@ from programs.signatures import ANSWER_FIELD, labelling_signature
 # Room for the longest answer the output schema allows (quotes + rationale + labels), with margin.
 LABEL_MAX_TOKENS = 1024
 # Characters of each worked example shown to the model: enough to see the pattern, bounded prompt.
-EXAMPLE_CHARS = 1200
+EXAMPLE_CHARS = 600
 DEFAULT_K = 4
 
 

@@ -42,7 +42,7 @@ class ModelShape:
 
 SIZES = {
     # Loads and answers in milliseconds: for tests through the real llama.cpp path.
-    "tiny": ModelShape(n_layer=2, n_embd=64, n_ff=128, n_head=4, n_head_kv=4, vocab_size=1024, context_length=8192, quant="f32"),
+    "tiny": ModelShape(n_layer=2, n_embd=64, n_ff=128, n_head=4, n_head_kv=4, vocab_size=4096, context_length=8192, quant="f32"),
     # A few seconds per report on 2 cores: for quick benchmark runs.
     "small": ModelShape(n_layer=8, n_embd=512, n_ff=1536, n_head=8, n_head_kv=4, vocab_size=4096, context_length=8192, quant="q8_0"),
     # Llama-3.2-1B's trunk (16 x 2048, GQA 32/8, FFN 8192): the cost of a real 1B model per token.
@@ -50,9 +50,20 @@ SIZES = {
 }
 
 
+# Demo data read for the tokenizer, per file: enough for clinical words to become tokens.
+DEMO_CHARS = 200_000
+
+
 def corpus_texts() -> list[str]:
-    """Text the package ships: task definitions and source. Deterministic for a given version."""
+    """Text the project ships: task definitions, package source and, in a checkout, the demo data.
+
+    Deterministic for a given checkout; the demo reports make clinical words single tokens, so prompts
+    cost about as many tokens as with a real model's tokenizer.
+    """
     texts = []
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
+    for csv_file in sorted(demo.glob("*.csv")) if demo.is_dir() else []:
+        texts.append(csv_file.read_text(encoding="utf-8")[:DEMO_CHARS])
     package = resources.files("incident_lens")
     for entry in sorted(package.iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".py"):

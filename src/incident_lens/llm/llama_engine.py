@@ -24,6 +24,8 @@ from incident_lens.gguf_info import GGUFInfo, inspect_gguf
 
 # Defaults that suit grammar-constrained JSON: a repeat penalty fights JSON's repeated quotes and keys.
 SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.0}
+# Answer tokens always left free of the prompt (see `complete`).
+ANSWER_RESERVE = 512
 
 # llama-cpp-python's JSON-schema converter lets raw control characters into strings (invalid JSON that
 # json_repair then "repairs" into the wrong fields); llama.cpp's own converter excludes them.
@@ -181,10 +183,14 @@ class LlamaCppEngine:
         max_tokens = config.max_tokens or 1024
         with loaded.lock:
             tokens, stops = self.render(request)
-            if len(tokens) + max_tokens > loaded.n_ctx:
+            # The output schema bounds the answer, max_tokens is only a backstop: a long prompt may eat into
+            # it down to ANSWER_RESERVE tokens; past that the prompt is refused (the caller can shorten it).
+            reserve = min(max_tokens, ANSWER_RESERVE)
+            if len(tokens) + reserve > loaded.n_ctx:
                 raise lm15.ContextLengthError(
-                    f"prompt of {len(tokens)} tokens plus max_tokens {max_tokens} exceeds the context of {loaded.n_ctx} tokens",
+                    f"prompt of {len(tokens)} tokens plus max_tokens {reserve} exceeds the context of {loaded.n_ctx} tokens",
                     provider="llamacpp")
+            max_tokens = min(max_tokens, loaded.n_ctx - len(tokens))
             grammar = grammar_for(loaded, config.response_format)
             # llama-cpp-python reuses the longest prefix already in the KV cache (minus one token when the
             # whole prompt matches, to refresh the logits); count it the same way.
