@@ -149,6 +149,7 @@ class LlamaCppEngine:
         self.loaded = load_model(Path(model_path), cache_dir=cache_dir, **self.options)
         self.info = self.loaded.info
         self.seed = seed
+        self.last_call: dict = {}
 
     @property
     def model_string(self) -> str:
@@ -205,6 +206,10 @@ class LlamaCppEngine:
                 **{**SAMPLING, **({"top_p": config.top_p} if config.top_p is not None else {})},
             )
             loaded.evaluated_prompt_tokens += len(tokens) - max(reused, 0)
+            # Counts only (no text): for benchmarks and diagnostics.
+            self.last_call = {"prompt_tokens": len(tokens), "reused_tokens": max(reused, 0),
+                              "completion_tokens": out["usage"]["completion_tokens"], "max_tokens": max_tokens,
+                              "seconds": time.perf_counter() - started}
         choice, usage = out["choices"][0], out["usage"]
         finish = "length" if choice.get("finish_reason") == "length" else "stop"
         if finish == "length" and grammar is not None:
