@@ -22,11 +22,28 @@ K1 = 1.2
 B = 0.75
 FORMAT = 1
 _TOKEN = re.compile(r"(?u)\b\w+\b")
+# Lucene's English stop words: in a long query they would otherwise outvote the content words.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with".split()
+)
+
+
+def _singular(token: str) -> str:
+    """Lucene's EnglishMinimalStemmer: plural to singular only ("falls" -> "fall", "injuries" -> "injury")."""
+    if len(token) < 3 or token[-1] != "s" or token[-2] in "us":
+        return token
+    if token[-2] == "e":
+        if len(token) > 3 and token[-3] == "i" and token[-4] not in "ae":
+            return token[:-3] + "y"
+        if token[-3] in "iaoe":
+            return token
+    return token[:-1]
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens; single letters and digits are kept ("vitamin k", "type 2")."""
-    return _TOKEN.findall(text.lower())
+    """Lower-cased word tokens without stop words, plurals made singular; single letters and digits
+    are kept ("vitamin k", "type 2")."""
+    return [_singular(t) for t in _TOKEN.findall(text.lower()) if t not in STOP_WORDS]
 
 
 @dataclass

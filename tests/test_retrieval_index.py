@@ -1,0 +1,203 @@
+"""The incident index through the real stack: MiniLM embeddings, Chroma on disk, BM25 beside it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from incident_lens.errors import UserError
+from retrieval.embedder import Embedder, default_model_path
+from retrieval.index import IncidentIndex
+
+REPORTS = [
+    ("INC-1", "2024-01-05", "Falls", "none", "Patient found on the floor beside the bed at night; unwitnessed fall, no injury."),
+    ("INC-2", "2024-02-10", "Medication", "low", "Enoxaparin 40 mg given twice in error; the evening dose had already been given."),
+    ("INC-3", "2024-03-01", "Infection", "moderate", "Hickman line site red and swollen; blood cultures taken and line removed."),
+    ("INC-4", "", "Identification", "none", "Wrong patient wristband applied at admission, noticed before any treatment."),
+    ("INC-5", "2024-04-20", "Falls", "low", "Elderly patient slipped in the bathroom and bruised her hip."),
+    ("INC-6", "2024-05-02", "Medication", "moderate", "Insulin omitted before breakfast; blood glucose rose to 22 mmol/L."),
+]
+META = ["occurred_at", "category", "harm"]
+
+
+def frame(rows=REPORTS) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["id", *META, "text"])
+
+
+class CountingEmbedder(Embedder):
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, base: Embedder):
+        self.__dict__.update(base.__dict__)
+        self.embedded: list[str] = []
+
+    def encode(self, texts):
+        self.embedded.extend(texts)
+        return super().encode(texts)
+
+
+@pytest.fixture
+def counting(embedder):
+    return CountingEmbedder(embedder)
+
+
+@pytest.fixture
+def index(tmp_path, counting):
+    with IncidentIndex.open(tmp_path / "index", "incidents", counting, writable=True) as opened:
+        opened.add(frame(), meta_cols=META)
+        counting.embedded.clear()
+        yield opened
+
+
+def ids(hits):
+    return [h.id for h in hits]
+
+
+def test_reindexing_the_same_reports_embeds_nothing(index, counting):
+    summary = index.add(frame(), meta_cols=META)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, len(REPORTS))
+    assert counting.embedded == []
+    assert index.count() == len(REPORTS)
+    assert "6 unchanged" in str(summary)
+
+
+def test_changed_text_is_re_embedded_and_searchable_both_ways(index, counting):
+    rows = list(REPORTS)
+    rows[2] = rows[2][:4] + ("Central venous catheter occluded; alteplase instilled to clear it.",)
+    summary = index.add(frame(rows), meta_cols=META)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 1, len(REPORTS) - 1)
+    assert counting.embedded == [rows[2][4]]
+    assert ids(index.query("alteplase", k=1, mode="lexical")) == ["INC-3"]
+    assert index.query("Hickman", k=5, mode="lexical") == []
+    assert ids(index.query("catheter blocked", k=1, mode="dense")) == ["INC-3"]
+
+
+def test_metadata_change_updates_without_embedding(index, counting):
+    rows = list(REPORTS)
+    rows[0] = ("INC-1", "2024-01-05", "Falls", "low", rows[0][4])
+    summary = index.add(frame(rows), meta_cols=META)
+    assert (summary.meta_updated, summary.updated, summary.added) == (1, 0, 0)
+    assert counting.embedded == []
+    assert index.get(["INC-1"])[0].metadata["harm"] == "low"
+
+
+def test_prune_removes_ids_no_longer_in_the_file(index):
+    summary = index.add(frame(REPORTS[:4]), meta_cols=META, prune=True)
+    assert summary.pruned == 2 and index.count() == 4
+    assert set(index.ids()) == {"INC-1", "INC-2", "INC-3", "INC-4"}
+    assert "INC-5" not in ids(index.query("slipped in the bathroom", k=10, mode="lexical"))
+    assert "INC-5" not in ids(index.query("slipped in the bathroom", k=10, mode="dense"))
+
+
+def test_progress_reports_every_row(tmp_path, embedder):
+    calls = []
+    with IncidentIndex.open(tmp_path / "index", "p-test", embedder, writable=True) as opened:
+        opened.add(frame(), meta_cols=META, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 6) and calls[-1] == (6, 6)
+
+
+def test_rare_exact_term_found_lexically_and_by_hybrid(index):
+    assert ids(index.query("enoxaparin", k=1, mode="lexical")) == ["INC-2"]
+    hybrid = index.query("enoxaparin", k=3, mode="hybrid")
+    assert hybrid[0].id == "INC-2"
+    assert "Enoxaparin 40 mg" in hybrid[0].snippet
+    assert -1.0 <= hybrid[0].similarity <= 1.0 and hybrid[0].metadata["category"] == "Medication"
+
+
+def test_filters_on_metadata_and_dates(index):
+    falls = index.query("patient fell", k=10, where={"category": "Falls"})
+    assert set(ids(falls)) == {"INC-1", "INC-5"}
+    not_none = index.query("patient", k=10, where={"harm": {"$ne": "none"}})
+    assert set(ids(not_none)) == {"INC-2", "INC-3", "INC-5", "INC-6"}
+    chosen = index.query("patient", k=10, where={"harm": {"$in": ["moderate"]}}, mode="lexical")
+    assert set(ids(chosen)) <= {"INC-3", "INC-6"}
+    dated = index.query("patient", k=10, since="2024-02-10", until="2024-04-20")
+    assert set(ids(dated)) == {"INC-2", "INC-3", "INC-5"}  # INC-4 has no date: left out
+    with pytest.raises(UserError, match="unknown filter field 'ward'"):
+        index.query("fall", where={"ward": "A"})
+    with pytest.raises(UserError, match="empty query"):
+        index.query("  ")
+
+
+def test_similar_excludes_the_report_itself(index):
+    hits = index.similar("INC-1", k=3)
+    assert "INC-1" not in ids(hits) and len(hits) == 3
+    assert "INC-5" in ids(hits)  # the other fall
+    assert index.similar("INC-1", k=1, mode="dense")[0].id == "INC-5"
+    with pytest.raises(UserError, match="'INC-99' is not in index"):
+        index.similar("INC-99")
+
+
+def test_labelled_neighbours_for_the_rag_labeller(index):
+    hits = index.query(REPORTS[0][4], k=2, where={"category": {"$ne": ""}}, exclude_ids={"INC-1"})
+    assert "INC-1" not in ids(hits) and hits[0].metadata["category"] == "Falls"
+
+
+def test_reopen_read_only_without_model_and_lexical_rebuilt_after_crash(tmp_path, embedder):
+    root = tmp_path / "index"
+    with IncidentIndex.open(root, "incidents", embedder, writable=True) as opened:
+        opened.add(frame(), meta_cols=META)
+    # As a killed writer leaves it: marker present, lexical file from an older state.
+    (root / "incidents" / "lexical.stale").touch()
+    (root / "incidents" / "lexical.npz").unlink()
+    reopened = IncidentIndex.open(root, "incidents")  # model taken from the index's record
+    assert reopened.embedder.fingerprint == embedder.fingerprint
+    assert sorted(reopened.lexical.ids) == sorted(r[0] for r in REPORTS)
+    assert not (root / "incidents" / "lexical.stale").exists() and (root / "incidents" / "lexical.npz").exists()
+    assert ids(reopened.query("Hickman line", k=1)) == ["INC-3"]
+    with pytest.raises(UserError, match="read-only"):
+        reopened.add(frame())
+
+
+def test_missing_index_and_bad_names_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="no index 'incidents'"):
+        IncidentIndex.open(tmp_path / "nothing", "incidents")
+    with pytest.raises(UserError, match="--collection"):
+        IncidentIndex.open(tmp_path / "nothing", "a/b", writable=True)
+
+
+def test_a_different_embedding_model_is_refused(tmp_path, embedder):
+    root = tmp_path / "index"
+    with IncidentIndex.open(root, "incidents", embedder, writable=True) as opened:
+        opened.add(frame(REPORTS[:2]))
+    # The same weights with one config file changed: a different model as far as the index knows.
+    other = tmp_path / "other-model"
+    for path in default_model_path().rglob("*"):
+        target = other / path.relative_to(default_model_path())
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.name == "sentence_bert_config.json":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path.read_text().replace("256", "128"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    with pytest.raises(UserError, match="was built with embedding model all-MiniLM-L6-v2"):
+        IncidentIndex.open(root, "incidents", Embedder(other))
+    shutil.rmtree(other)
+
+
+def test_a_second_writer_process_gets_a_busy_error(tmp_path, embedder):
+    root = tmp_path / "index"
+    with IncidentIndex.open(root, "incidents", embedder, writable=True) as opened:
+        opened.add(frame(REPORTS[:2]))
+        script = textwrap.dedent(f"""
+            from pathlib import Path
+            from incident_lens.errors import UserError
+            from retrieval.index import IncidentIndex
+            try:
+                IncidentIndex.open(Path({str(root)!r}), "incidents", writable=True)
+            except UserError as exc:
+                print(exc)
+            """)
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        assert "is busy (another incident-lens process is writing it)" in out.stdout, out.stderr
+        # Readers are not blocked by the writer.
+        assert IncidentIndex.open(root, "incidents").count() == 2
+    # Released on close: a new writer gets in.
+    IncidentIndex.open(root, "incidents", embedder, writable=True).close()
