@@ -29,11 +29,23 @@ _LIMIT = typer.Option(0, "--limit", help="Only the first N reports of the file (
 
 
 def _run_with_progress(description: str, job):
-    from incident_lens.progress import callback, job_progress
+    """Run `job(progress_callback)`; the bar appears with the first report, after the inputs are checked."""
+    from incident_lens.progress import job_progress
 
-    with job_progress(console) as progress:
-        bar = progress.add_task(description, total=None)
-        return job(callback(progress, bar))
+    progress, bar = job_progress(console), None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            progress.start()
+            bar = progress.add_task(description, total=total)
+        progress.update(bar, completed=done, total=total)
+
+    try:
+        return job(update)
+    finally:
+        if bar is not None:
+            progress.stop()
 
 
 def label(

@@ -1,0 +1,234 @@
+"""`incident-lens label` and `label_file`: rows, manifest, kill and resume, error rows, truncation, RAG, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dspy
+import pandas as pd
+import pytest
+from dspy.utils.dummies import DummyLM
+from typer.testing import CliRunner
+
+from incident_lens.cli import app
+from incident_lens.config import Settings
+from incident_lens.errors import UserError
+from incident_lens.hashing import file_sha256
+from incident_lens.labelling import index_retriever, label_file, output_header, predict_one
+from incident_lens.task_files import Label, Task, find_task
+from programs import build_program
+
+from conftest import DEMO_DIR
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_frame() -> pd.DataFrame:
+    return pd.read_csv(DEMO_DIR / "incidents.csv", dtype=str, keep_default_na=False)
+
+
+def write_reports(path: Path, frame: pd.DataFrame) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def read_rows(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def settings_for(home: Path, model: Path, **kw) -> Settings:
+    return Settings(home=home, model_path=model, threads=1, **{"n_ctx": 4096, **kw})
+
+
+def test_label_command_writes_one_row_per_report_and_a_manifest(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(4))
+    out = tmp_path / "labels.csv"
+    result = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf),
+                                 "--out", str(out), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    task = find_task("harm")
+    rows = read_rows(out)
+    assert list(rows[0]) == output_header(task)
+    assert [r["id"] for r in rows] == list(demo_frame.head(4)["id"])
+    assert all(r["status"] == "ok" and r["label"] in task.label_names for r in rows)
+    assert all(int(r["prompt_tokens"]) > 0 and int(r["completion_tokens"]) > 0 and float(r["latency_s"]) > 0 for r in rows)
+    for r in rows:
+        quotes = json.loads(r["evidence"])
+        assert (r["evidence_verified"] == "true") == (bool(quotes) and json.loads(r["unsupported_evidence"]) == [])
+
+    [run_dir] = (home / "runs").iterdir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["command"] == "label" and manifest["status"] == "ok"
+    assert manifest["inputs"]["reports"]["sha256"] == file_sha256(reports)
+    assert manifest["inputs"]["model"]["sha256"] == file_sha256(tiny_gguf)
+    assert manifest["inputs"]["task"]["sha256"] == task.sha256
+    assert manifest["model"]["model_string"].endswith(file_sha256(tiny_gguf))
+    assert manifest["program"] == {"name": "zero-shot", "builtin": True}
+    assert manifest["counts"]["ok"] == 4 and manifest["counts"].get("error", 0) == 0
+    assert manifest["versions"]["dspy"] and manifest["versions"]["llama_cpp_python"]
+    text = json.dumps(manifest)
+    assert not any(description[:40] in text for description in demo_frame.head(4)["description"])
+
+
+def test_interrupted_run_resumes_without_loss_or_duplicates(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(6))
+    out = tmp_path / "labels.csv"
+    settings = settings_for(home, tiny_gguf)
+
+    def stop_after_three(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_file(settings, reports, "harm", out, progress=stop_after_three)
+    before = out.read_bytes()
+    assert len(read_rows(out)) == 3
+    # A kill in the middle of a write leaves half a line behind.
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(f"{demo_frame.iloc[3]['id']},No ha")
+    summary = label_file(settings, reports, "harm", out, resume=True)
+    rows = read_rows(out)
+    assert [r["id"] for r in rows] == list(demo_frame.head(6)["id"])
+    assert out.read_bytes().startswith(before)
+    assert summary.counts["skipped"] == 3 and summary.counts["ok"] == 3
+    statuses = sorted(json.loads((d / "manifest.json").read_text())["status"] for d in (home / "runs").iterdir())
+    assert statuses == ["interrupted", "ok"]
+
+
+def test_killed_process_loses_at_most_the_report_in_flight(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(20))
+    out = tmp_path / "labels.csv"
+    args = ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf), "--out", str(out), "--threads", "1"]
+    proc = subprocess.Popen([sys.executable, "-c", "from incident_lens.cli import main; main()", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n") >= 4:  # header + 3 rows
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    written = [r["id"] for r in read_rows(out)]
+    assert 3 <= len(written) < 20
+    result = runner.invoke(app, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    ids = [r["id"] for r in read_rows(out)]
+    assert ids[: len(written)] == written
+    assert sorted(ids) == sorted(demo_frame.head(20)["id"]) and len(ids) == len(set(ids))
+
+
+def test_existing_output_is_never_overwritten(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(2))
+    out = tmp_path / "labels.csv"
+    out.write_text("keep me\n")
+    result = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--resume" in result.output and result.output.count("\n") == 1
+    assert out.read_text() == "keep me\n"
+
+
+def test_resume_refuses_a_file_written_for_another_task(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(2))
+    out = tmp_path / "labels.csv"
+    out.write_text("id,labels,something\nINC-1,a,b\n")
+    with pytest.raises(UserError, match="not this task's output"):
+        label_file(settings_for(home, tiny_gguf), reports, "harm", out, resume=True)
+
+
+def test_bad_model_fails_before_any_output_with_one_line(home, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(2))
+    model = tmp_path / "model.gguf"
+    model.write_text("not a model")
+    out = tmp_path / "labels.csv"
+    result = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(model), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "not a GGUF file" in result.output and result.output.count("\n") == 1
+    assert not out.exists()
+
+
+def test_long_report_is_truncated_to_fit_and_flagged(home, tiny_gguf, demo_frame, tmp_path):
+    long = demo_frame.head(2).copy()
+    long.loc[long.index[1], "description"] = " ".join([long.iloc[1]["description"]] * 40)
+    reports = write_reports(tmp_path / "reports.csv", long)
+    out = tmp_path / "labels.csv"
+    label_file(settings_for(home, tiny_gguf, n_ctx=2560), reports, "harm", out)
+    short, cut = read_rows(out)
+    assert short["status"] == "ok" and short["truncated"] == "false"
+    assert cut["status"] == "ok" and cut["truncated"] == "true"
+
+
+def test_reports_that_cannot_fit_become_error_rows_and_the_batch_goes_on(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(3))
+    out = tmp_path / "labels.csv"
+    # The harm task's instructions alone need more than this context.
+    summary = label_file(settings_for(home, tiny_gguf, n_ctx=1024), reports, "harm", out)
+    rows = read_rows(out)
+    assert len(rows) == 3 and all(r["status"].startswith("error: report too long") for r in rows)
+    assert all(r["label"] == "" for r in rows)
+    assert summary.counts["error"] == 3
+
+
+TASK = Task("kind", "single", "What kind of incident.", ("text",), (Label("Fall", "a fall"), Label("Medication", "a drug error")))
+
+
+def test_unparseable_answer_is_retried_then_becomes_an_error_row():
+    garbage = {"evidence": "not a list", "rationale": "x", "label": "Burns"}
+    good = {"evidence": ["fell"], "rationale": "a fall", "label": "Fall"}
+    program = build_program(TASK)
+    with dspy.context(lm=DummyLM([garbage, good], adapter=dspy.JSONAdapter())):
+        retried = predict_one(program, TASK, "The patient fell.")
+    assert retried.status == "ok" and retried.labels == "Fall" and retried.evidence_verified
+    with dspy.context(lm=DummyLM([garbage, garbage], adapter=dspy.JSONAdapter())):
+        failed = predict_one(program, TASK, "The patient fell.")
+    assert failed.status == "error: answer did not match the output schema after 2 attempt(s)"
+    assert failed.labels is None and not failed.evidence_verified
+
+
+def test_rag_without_an_index_tells_the_user_how_to_build_one(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(2))
+    result = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf),
+                                 "--out", str(tmp_path / "labels.csv"), "--program", "rag"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "incident-lens index" in result.output and "--meta harm" in result.output
+
+
+def test_rag_labels_with_labelled_neighbours_only_and_never_the_report_itself(home, tiny_gguf, demo_frame, tmp_path):
+    from incident_lens.indexing import index_file, open_index
+
+    labelled = demo_frame.head(30).copy()
+    labelled.loc[labelled.index[:10], "harm"] = ""  # unlabelled reports in the index
+    index_path = write_reports(tmp_path / "indexed.csv", labelled)
+    settings = settings_for(home, tiny_gguf, n_ctx=8192)
+    index_file(settings, index_path, meta_cols=["harm"], collection="incidents")
+    task = find_task("harm")
+
+    with open_index(settings, "incidents") as index:
+        retrieve = index_retriever(index, task)
+        for _, row in labelled.iloc[8:14].iterrows():
+            text = "\n\n".join(f"{c}: {row[c]}" for c in task.input_fields if row[c])
+            examples = retrieve(text, 3, row["id"])
+            assert len(examples) == 3
+            assert all(e.labels in task.label_names for e in examples)
+            assert all(e.text != text for e in examples)
+
+    reports = write_reports(tmp_path / "reports.csv", labelled.iloc[10:13])
+    out = tmp_path / "labels.csv"
+    summary = label_file(settings, reports, task, out, program="rag", k=2)
+    rows = read_rows(out)
+    assert [r["status"] for r in rows] == ["ok"] * 3 and all(r["label"] in task.label_names for r in rows)
+    manifest = json.loads((summary.run_dir / "manifest.json").read_text())
+    assert manifest["program"] == {"name": "rag", "builtin": True, "collection": "incidents", "k": 2}
