@@ -232,3 +232,25 @@ def test_rag_labels_with_labelled_neighbours_only_and_never_the_report_itself(ho
     assert [r["status"] for r in rows] == ["ok"] * 2 and all(r["label"] in task.label_names for r in rows)
     manifest = json.loads((summary.run_dir / "manifest.json").read_text())
     assert manifest["program"] == {"name": "rag", "builtin": True, "collection": "incidents", "k": 2}
+
+
+def test_compiled_program_file_is_used_and_recorded(home, tiny_gguf, demo_frame, tmp_path):
+    task = find_task("harm")
+    program = build_program(task)
+    row = demo_frame.iloc[100]
+    program.label.demos = [dspy.Example(report=row["description"], label=row["harm"])]
+    compiled = tmp_path / "harm-fewshot.json"
+    program.save(str(compiled))
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(2))
+    out = tmp_path / "labels.csv"
+    summary = label_file(settings_for(home, tiny_gguf), reports, task, out, program=str(compiled))
+    assert [r["status"] for r in read_rows(out)] == ["ok", "ok"]
+    manifest = json.loads((summary.run_dir / "manifest.json").read_text())
+    assert manifest["program"]["sha256"] == file_sha256(compiled) and manifest["program"]["kind"] == "zero-shot"
+    assert manifest["inputs"]["program"]["sha256"] == file_sha256(compiled)
+
+
+def test_unknown_program_is_a_user_error(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(1))
+    with pytest.raises(UserError, match="zero-shot, rag"):
+        label_file(settings_for(home, tiny_gguf), reports, "harm", tmp_path / "labels.csv", program="fancy")
