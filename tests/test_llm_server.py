@@ -29,7 +29,13 @@ def test_remote_host_is_refused_unless_explicitly_allowed():
     with pytest.raises(UserError, match="--allow-remote-server") as caught:
         check_server_url("http://10.1.2.3:8080/v1")
     assert "\n" not in str(caught.value)
-    assert check_server_url("http://10.1.2.3:8080", allow_remote=True) == "http://10.1.2.3:8080/v1"
+    from incident_lens import offline
+
+    try:
+        assert check_server_url("http://10.1.2.3:8080", allow_remote=True) == "http://10.1.2.3:8080/v1"
+        assert "10.1.2.3" in offline._allowed_hosts  # the socket guard lets that one host through
+    finally:
+        offline._allowed_hosts.discard("10.1.2.3")
 
 
 def test_non_http_url_is_refused():
