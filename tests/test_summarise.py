@@ -63,3 +63,15 @@ def test_summarise_resumes_without_duplicates(home, tiny_gguf, reports, tmp_path
 def test_unknown_id_is_a_user_error(home, tiny_gguf, reports, tmp_path):
     with pytest.raises(UserError, match="INC-999"):
         summarise_file(Settings(home=home, model_path=tiny_gguf, threads=1), reports, tmp_path / "s.jsonl", ids=["INC-999"])
+
+
+def test_llm_demo_step_labels_and_summarises_the_demo_incidents(home, tiny_gguf, reports, tmp_path):
+    from incident_lens.summarising import llm_demo
+
+    settings = Settings(home=home, model_path=tiny_gguf, threads=1)
+    done = llm_demo(settings, reports, tmp_path / "demo", n_labels=2, n_summaries=1)
+    assert done["labels"].counts["ok"] == 2 and done["summaries"].counts["ok"] == 1
+    assert len((tmp_path / "demo" / "labels.csv").read_text().splitlines()) == 3
+    # Running the demo again continues the same files instead of failing on them.
+    again = llm_demo(settings, reports, tmp_path / "demo", n_labels=2, n_summaries=1)
+    assert again["labels"].counts["skipped"] == 2 and again["summaries"].counts["skipped"] == 1

@@ -92,3 +92,22 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
                 if progress:
                     progress(n, len(todo))
         return BatchSummary(out, run.dir, dict(run.counts), len(frame))
+
+
+def llm_demo(settings, incidents: Path, out_dir: Path, n_labels: int = 20, n_summaries: int = 3, program: str = "zero-shot",
+             progress_for: Callable[[str], Callable[[int, int], None]] | None = None) -> dict:
+    """The demo's LLM step: label the first `n_labels` demo incidents (incident-type) and summarise `n_summaries`.
+
+    Outputs go to `out_dir/labels.csv` and `out_dir/summaries.jsonl`; a re-run continues them (resume).
+    `progress_for(description)` may give a `(done, total)` callback per step. Returns both BatchSummary's.
+    """
+    from incident_lens.labelling import label_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = label_file(settings, incidents, "incident-type", out_dir / "labels.csv", program=program, resume=True,
+                        limit=n_labels, progress=progress_for("labelling") if progress_for else None)
+    summaries = summarise_file(settings, incidents, out_dir / "summaries.jsonl", resume=True, limit=n_summaries,
+                               text_cols=["description", "actions", "causes"],
+                               progress=progress_for("summarising") if progress_for else None)
+    return {"labels": labels, "summaries": summaries}
