@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -30,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from incident_lens.errors import UserError
-from incident_lens.hashing import text_sha256
+from retrieval.changes import IndexSummary, Plan, check_frame, pick_date_col, plan_changes, report_metadata
 from retrieval.chroma_ef import IncidentLensEmbeddingFunction
 from retrieval.embedder import Embedder
-from retrieval.filters import DATE_KEY, HASH_KEY, RESERVED_KEYS, date_key, detect_date_order, parse_bound, where_fields
+from retrieval.filters import DATE_KEY, RESERVED_KEYS, parse_bound, where_fields
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.hits import Hit, Record
 from retrieval.lexical import LexicalIndex
@@ -49,43 +48,6 @@ FUSION_DEPTH = 50
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class IndexSummary:
-    added: int = 0
-    updated: int = 0  # text changed: re-embedded
-    meta_updated: int = 0  # only metadata changed: not re-embedded
-    unchanged: int = 0
-    skipped: int = 0  # empty text
-    pruned: int = 0
-    seconds: float = 0.0
-    total: int = 0  # reports in the collection afterwards
-
-    @property
-    def processed(self) -> int:
-        return self.added + self.updated + self.meta_updated + self.unchanged
-
-    @property
-    def embedded(self) -> int:
-        return self.added + self.updated
-
-    @property
-    def rate(self) -> float:
-        """Reports read per second (embedded or found unchanged)."""
-        return self.processed / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "added": self.added, "updated": self.updated, "meta_updated": self.meta_updated, "unchanged": self.unchanged,
-            "skipped": self.skipped, "pruned": self.pruned, "seconds": round(self.seconds, 3), "rate": round(self.rate, 2), "total": self.total,
-        }
-
-    def __str__(self) -> str:
-        return (
-            f"{self.added} added, {self.updated} updated, {self.meta_updated} metadata-only, {self.unchanged} unchanged, "
-            f"{self.skipped} skipped, {self.pruned} pruned in {self.seconds:.1f} s ({self.rate:.1f} reports/s); {self.total} in index"
-        )
 
 
 def recorded_model_path(root: Path, collection: str) -> Path | None:
@@ -307,29 +269,28 @@ class IncidentIndex:
         metadata alone changed are updated without embedding. `prune` deletes ids not in `frame`.
         Metadata holds the `meta_cols` as strings; the date column (`date_col`, or the first
         meta column whose values are all dates) is also stored as YYYYMMDD for `since`/`until`.
+        `progress(done, total)` is called as rows are done.
         """
         if not self.writable:
             raise UserError(f"index '{self.collection_name}' was opened read-only; open it with writable=True to add reports")
         start = time.perf_counter()
         meta_cols = list(dict.fromkeys(meta_cols))
-        self._check_frame(frame, meta_cols)
-        date_col, dayfirst = self._pick_date_col(frame, meta_cols, date_col)
+        check_frame(frame, meta_cols)
+        date_col, dayfirst = pick_date_col(frame, meta_cols, date_col)
         empty = frame["text"].astype(str).str.strip() == ""
         rows = frame.loc[~empty]
-        if rows["id"].duplicated().any():
-            dup = rows["id"][rows["id"].duplicated()].iloc[0]
-            raise UserError(f"id '{dup}' appears more than once in the reports; ids must be unique")
         counts = dict(added=0, updated=0, meta_updated=0, unchanged=0)
         total = len(rows)
         if progress:
             progress(0, total)
-        changed = False
+        texts_changed = False
         for begin in range(0, total, CHUNK_ROWS):
-            chunk = rows.iloc[begin : begin + CHUNK_ROWS]
-            changed |= self._add_chunk(chunk, meta_cols, date_col, dayfirst, counts, progress, begin, total)
-        pruned = self._prune(set(rows["id"])) if prune else 0
+            plan = self._write_chunk(rows.iloc[begin : begin + CHUNK_ROWS], meta_cols, date_col, dayfirst, progress, begin, total)
+            texts_changed |= bool(plan.embed)
+            counts = {key: counts[key] + plan.counts[key] for key in counts}
+        pruned = self._prune(set(rows["id"].astype(str))) if prune else 0
         # Also after a killed run that left the marker, even if this run found nothing to change.
-        if changed or pruned or self._stale_path.exists() or not self._lexical_path.exists():
+        if texts_changed or pruned or self._stale_path.exists() or not self._lexical_path.exists():
             self._mark_stale()
             self._lexical = self._rebuild_lexical()
         self._manifest["meta_fields"] = list(dict.fromkeys([*self._manifest.get("meta_fields", []), *meta_cols]))
@@ -338,81 +299,34 @@ class IncidentIndex:
         self._write_manifest()
         return IndexSummary(**counts, skipped=int(empty.sum()), pruned=pruned, seconds=time.perf_counter() - start, total=self.count())
 
-    def _check_frame(self, frame: pd.DataFrame, meta_cols: list[str]) -> None:
-        missing = [c for c in ("id", "text", *meta_cols) if c not in frame.columns]
-        if missing:
-            raise UserError(f"column(s) {', '.join(repr(c) for c in missing)} not in the reports; columns are: {', '.join(map(str, frame.columns))}")
-        reserved = [c for c in meta_cols if c in RESERVED_KEYS or c in ("id", "text") or c.startswith("$")]
-        if reserved:
-            raise UserError(f"--meta {reserved[0]!r}: name is reserved by the index; rename the column")
-
-    def _pick_date_col(self, frame: pd.DataFrame, meta_cols: list[str], date_col: str | None) -> tuple[str | None, bool]:
-        if date_col:
-            if date_col not in frame.columns:
-                raise UserError(f"--date-col {date_col!r} not in the reports; columns are: {', '.join(map(str, frame.columns))}")
-            order = detect_date_order(frame[date_col])
-            if order is None:
-                raise UserError(f"--date-col {date_col!r}: not every value is a date (YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY); fix the column or choose another")
-            return date_col, order
-        for col in meta_cols:
-            order = detect_date_order(frame[col])
-            if order is not None:
-                return col, order
-        return None, True
-
     def _mark_stale(self) -> None:
         if not self._stale_path.exists():
             self._stale_path.touch()
             self._lexical = None
 
-    def _metadata(self, row: pd.Series, meta_cols: list[str], date_col: str | None, dayfirst: bool) -> dict:
-        meta = {col: str(row[col]) for col in meta_cols}
-        meta[HASH_KEY] = text_sha256(str(row["text"]))
-        meta[DATE_KEY] = date_key(row[date_col], dayfirst) if date_col else None
-        return meta
-
-    def _add_chunk(self, chunk, meta_cols, date_col, dayfirst, counts, progress, begin, total) -> bool:
+    def _write_chunk(self, chunk, meta_cols, date_col, dayfirst, progress, begin, total) -> Plan:
         ids = chunk["id"].astype(str).tolist()
         texts = chunk["text"].astype(str).tolist()
-        wanted = [self._metadata(row, meta_cols, date_col, dayfirst) for _, row in chunk.iterrows()]
         existing = self._collection.get(ids=ids, include=["metadatas"])
-        stored = dict(zip(existing["ids"], existing["metadatas"]))
-        embed, relabel = [], []
-        for i, (report_id, meta) in enumerate(zip(ids, wanted)):
-            old = stored.get(report_id)
-            if old is None:
-                counts["added"] += 1
-                embed.append(i)
-                continue
-            # Keys the new metadata lacks are set to None, which Chroma deletes.
-            full = meta | {key: None for key in old if key not in meta}
-            if old.get(HASH_KEY) != meta[HASH_KEY]:
-                counts["updated"] += 1
-                embed.append(i)
-                wanted[i] = full
-            elif any(old.get(key) != value for key, value in full.items()):
-                counts["meta_updated"] += 1
-                relabel.append(i)
-                wanted[i] = full
-            else:
-                counts["unchanged"] += 1
-        if embed or relabel:
+        plan = plan_changes(ids, report_metadata(chunk, meta_cols, date_col, dayfirst), dict(zip(existing["ids"], existing["metadatas"])))
+        if plan.embed:
             self._mark_stale()
-        if relabel:
-            self._collection.update(ids=[ids[i] for i in relabel], metadatas=[wanted[i] for i in relabel])
-        if not embed and progress:
-            progress(min(begin + len(ids), total), total)
+        if plan.relabel:
+            self._collection.update(ids=[ids[i] for i in plan.relabel], metadatas=[plan.wanted[i] for i in plan.relabel])
+        done = begin + len(ids) - len(plan.embed)
+        if progress:
+            progress(done, total)
         # Longest first within the chunk: batches of similar length waste little on padding.
-        embed.sort(key=lambda i: -len(texts[i]))
-        step = max(self.embedder.batch_size * 4, 1)
-        done_before = begin + (len(ids) - len(embed))
-        for s in range(0, len(embed), step):
-            part = embed[s : s + step]
+        order = sorted(plan.embed, key=lambda i: -len(texts[i]))
+        step = self.embedder.batch_size * 4
+        for s in range(0, len(order), step):
+            part = order[s : s + step]
             vectors = self.embedder.encode([texts[i] for i in part])
-            self._collection.upsert(ids=[ids[i] for i in part], embeddings=vectors, documents=[texts[i] for i in part], metadatas=[wanted[i] for i in part])
+            self._collection.upsert(ids=[ids[i] for i in part], embeddings=vectors, documents=[texts[i] for i in part], metadatas=[plan.wanted[i] for i in part])
+            done += len(part)
             if progress:
-                progress(done_before + s + len(part), total)
-        return bool(embed or relabel)
+                progress(done, total)
+        return plan
 
     def _prune(self, keep: set[str]) -> int:
         stale = [i for i in self.ids() if i not in keep]
@@ -513,10 +427,8 @@ class IncidentIndex:
         return self._hits(ranked, text, vector)
 
     def _dense(self, vector, depth: int, where: dict | None) -> list[tuple[str, float]]:
-        total = self.count()
-        if total == 0:
-            return []
-        result = self._collection.query(query_embeddings=[vector], n_results=min(depth, total), where=where, include=["distances"])
+        # No count() first: it costs as much as the query, and Chroma caps n_results itself.
+        result = self._collection.query(query_embeddings=[vector], n_results=depth, where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     def _lexical_ranked(self, text: str, depth: int, where: dict | None) -> list[tuple[str, float]]:

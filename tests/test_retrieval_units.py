@@ -81,3 +81,23 @@ def test_snippet_is_the_passage_with_the_query_terms():
 def test_hit_round_trips_through_dict():
     hit = Hit(1, "INC-1", 0.5, "text", {"harm": "none"}, "text", 0.7)
     assert Hit.from_dict(hit.to_dict()) == hit
+
+
+def test_plan_changes_sorts_rows_into_new_changed_relabelled_unchanged():
+    import pandas as pd
+
+    from retrieval.changes import plan_changes, report_metadata
+
+    chunk = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["one", "two", "three!", "four"], "harm": ["none", "low", "low", "none"],
+                          "when": ["01/02/2024", "", "", ""]})
+    wanted = report_metadata(chunk, ["harm", "when"], "when", dayfirst=True)
+    assert wanted[0]["_date"] == 20240201 and wanted[1]["_date"] is None
+    stored = {
+        "b": dict(wanted[1]),
+        "c": {**wanted[2], "_hash": "old text"},
+        "d": {**wanted[3], "harm": "low", "ward": "gone"},
+    }
+    plan = plan_changes(["a", "b", "c", "d"], wanted, stored)
+    assert plan.embed == [0, 2] and plan.relabel == [3]
+    assert plan.counts == {"added": 1, "updated": 1, "meta_updated": 1, "unchanged": 1}
+    assert plan.wanted[3]["ward"] is None and plan.wanted[3]["harm"] == "none"  # None deletes the key in Chroma

@@ -1,0 +1,171 @@
+"""Indexing throughput, peak memory and query latency on VAERS narratives.
+
+For each size N: (a) bare `SentenceTransformer.encode` of the N texts, (b) the whole index pipeline
+(read the file, hash, embed, write Chroma, rebuild BM25, record) into a fresh index; each in its
+own process, so peak memory is that run's alone. Model loading is outside both timings. Then, on
+the largest index, warm query latency (embedding the query included) for each mode.
+
+Usage: .venv/bin/python bench/bench_index_speed.py [--sizes 2000,4000,8000] [--repeats 1] [--queries 200]
+Skips (exit 0) when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VAERS = Path("vaers") / "vaers_1990_1996.csv"
+META = ["RECVDATE", "STATE", "SEX", "DIED", "HOSPITAL"]
+MODES = ("dense", "lexical", "hybrid")
+
+
+def _memory() -> dict:
+    """Current and peak resident memory of this process, MiB (Linux)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields
+
+
+def _reports(path: Path):
+    from incident_lens.reports import load_reports
+
+    return load_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID")
+
+
+def child_bare(path: Path, batch_size: int) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.embedder import default_model_path
+
+    model = SentenceTransformer(str(default_model_path()), device="cpu")
+    model.encode(["warm up"])
+    texts = _reports(path).frame["text"].tolist()
+    before = _memory()
+    start = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    seconds = time.perf_counter() - start
+    return {"n": len(texts), "seconds": seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"]}
+
+
+def child_pipeline(path: Path, batch_size: int, home: Path, queries: Path | None) -> dict:
+    from retrieval.embedder import Embedder
+    from retrieval.index import IncidentIndex
+
+    embedder = Embedder(batch_size=batch_size)
+    embedder.encode(["warm up"])
+    before = _memory()
+    start = time.perf_counter()
+    frame = _reports(path).frame
+    with IncidentIndex.open(home / "index", "vaers", embedder, writable=True) as index:
+        summary = index.add(frame, meta_cols=META)
+    seconds = time.perf_counter() - start
+    result = {"n": len(frame), "seconds": seconds, "add_seconds": summary.seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"],
+              "disk_mib": sum(p.stat().st_size for p in (home / "index" / "vaers").rglob("*") if p.is_file()) / 2**20}
+    if queries:
+        asks = json.loads(queries.read_text(encoding="utf-8"))
+        index = IncidentIndex.open(home / "index", "vaers", embedder)
+        for mode in MODES:
+            for ask in asks[:10]:
+                index.query(ask, k=10, mode=mode)  # warm: caches, lexical load
+            times = []
+            for ask in asks[10:]:
+                t = time.perf_counter()
+                index.query(ask, k=10, mode=mode)
+                times.append(1000 * (time.perf_counter() - t))
+            times.sort()
+            result[f"{mode}_p50_ms"] = statistics.median(times)
+            result[f"{mode}_p99_ms"] = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
+    return result
+
+
+def run_child(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args[-2:], "--child", *args[:-2]], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"child {args} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--sizes", default="2000,4000,8000")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # internal: one measured run
+    args = parser.parse_args()
+    path = args.data / VAERS
+    if args.child:
+        kind, subset = args.child[0], Path(args.child[1])
+        if kind == "bare":
+            result = child_bare(subset, args.batch_size)
+        else:
+            result = child_pipeline(subset, args.batch_size, Path(args.child[2]), Path(args.child[3]) if args.child[3] != "-" else None)
+        print(json.dumps(result))
+        return 0
+    if not path.is_file():
+        print(f"skipped: {path} not found")
+        return 0
+    from incident_lens.reports import read_table
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    vaers = read_table(path)
+    vaers = vaers[vaers["SYMPTOM_TEXT"].str.strip() != ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        # Queries: the opening words of narratives that are in none of the indexes.
+        queries = Path(tmp) / "queries.json"
+        tail = vaers["SYMPTOM_TEXT"].iloc[sizes[-1] : sizes[-1] + args.queries + 10].tolist()
+        queries.write_text(json.dumps([" ".join(t.split()[:12]) for t in tail]), encoding="utf-8")
+        for n in sizes:
+            # Both sides read the same first-N file (temporary, deleted with the folder).
+            subset = Path(tmp) / f"vaers-{n}.csv"
+            vaers.head(n).to_csv(subset, index=False)
+            bare, pipe = [], []
+            for r in range(args.repeats):
+                # Alternate the order so a drift in machine load hits both sides alike.
+                pair = [("bare",), ("pipeline",)] if r % 2 == 0 else [("pipeline",), ("bare",)]
+                for (kind,) in pair:
+                    if kind == "bare":
+                        bare.append(run_child("bare", str(subset), "--batch-size", str(args.batch_size)))
+                    else:
+                        home = Path(tmp) / f"ws-{n}-{r}"
+                        q = str(queries) if (n == sizes[-1] and r == 0 and args.queries) else "-"
+                        pipe.append(run_child("pipeline", str(subset), str(home), q, "--batch-size", str(args.batch_size)))
+                print(f"  n={n} repeat {r}: bare {bare[-1]['seconds']:.1f} s, pipeline {pipe[-1]['seconds']:.1f} s", file=sys.stderr)
+            b = statistics.median(x["seconds"] for x in bare)
+            p = statistics.median(x["seconds"] for x in pipe)
+            row = {"n": n, "bare_rate": n / b, "pipeline_rate": n / p, "ratio": b / p,
+                   "bare_peak_mib": max(x["peak"] for x in bare), "pipeline_before_mib": statistics.median(x["rss_before"] for x in pipe),
+                   "pipeline_peak_mib": max(x["peak"] for x in pipe), "disk_mib": pipe[0]["disk_mib"]}
+            row["pipeline_growth_mib"] = row["pipeline_peak_mib"] - row["pipeline_before_mib"]
+            row.update({k: v for k, v in pipe[0].items() if k.endswith("_ms")})
+            rows.append(row)
+    print("\nIndexing throughput (reports/s; medians of", args.repeats, "run(s) per size; model load excluded)")
+    print("| reports | bare encode /s | index pipeline /s | pipeline / bare | peak RSS bare MiB | RSS before indexing MiB | peak RSS indexing MiB | growth MiB | index on disk MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']} | {r['bare_rate']:.1f} | {r['pipeline_rate']:.1f} | {r['ratio']:.2f} | {r['bare_peak_mib']:.0f} | {r['pipeline_before_mib']:.0f} | "
+              f"{r['pipeline_peak_mib']:.0f} | {r['pipeline_growth_mib']:.0f} | {r['disk_mib']:.0f} |")
+    last = rows[-1]
+    if "hybrid_p50_ms" in last:
+        print(f"\nQuery latency at {last['n']} reports, k=10, warm, {args.queries} queries (query embedding included)")
+        print("| mode | p50 ms | p99 ms |")
+        print("|---|---|---|")
+        for mode in MODES:
+            print(f"| {mode} | {last[f'{mode}_p50_ms']:.1f} | {last[f'{mode}_p99_ms']:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
