@@ -154,3 +154,26 @@ def test_bad_model_file_fails_before_any_work_with_one_line(tiny_gguf, tmp_path,
 def test_no_model_given_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="--model"):
         build_lm(Settings(home=tmp_path / "ws"))
+
+
+def test_dev_make_gguf_writes_a_model_llama_cpp_loads(tmp_path):
+    from typer.testing import CliRunner
+
+    from incident_lens.cli import app
+    from incident_lens.gguf_info import inspect_gguf
+
+    path = tmp_path / "made.gguf"
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "ws"), "dev", "make-gguf", str(path), "--size", "tiny", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    info = inspect_gguf(path)
+    assert info.architecture == "llama" and info.has_chat_template
+    engine = LlamaCppEngine(path, n_ctx=1024, n_threads=1)
+    answer = json.loads(engine.complete(request(engine.model_string, REPORTS[0])).text)
+    assert answer["label"] in LABELS
+
+
+def test_unknown_size_is_a_user_error(tmp_path):
+    from incident_lens.gguf_writer import write_test_gguf
+
+    with pytest.raises(UserError, match="tiny"):
+        write_test_gguf(tmp_path / "x.gguf", size="huge")
