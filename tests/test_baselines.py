@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from incident_lens.baselines import MemoEmbedder, make_baseline, targets
 from incident_lens.metrics import score_predictions
 from incident_lens.task_files import Label, Task
@@ -34,13 +32,6 @@ def _rows(seed: int, n_per_topic: int) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    from retrieval.embedder import Embedder
-
-    return MemoEmbedder(Embedder())
-
-
 def test_tfidf_lr_learns_a_single_label_task():
     task = _single_task()
     train_texts, train_labels = _rows(1, 12)
@@ -67,6 +58,7 @@ def test_per_label_models_for_multi_and_findings_with_a_constant_target():
 
 
 def test_embed_lr_and_knn_with_the_real_embedder_and_index(embedder, tmp_path):
+    embedder = MemoEmbedder(embedder)
     task = _single_task()
     train_texts, train_labels = _rows(3, 8)
     # Paraphrases not in train: the embedding baselines must generalise by meaning.

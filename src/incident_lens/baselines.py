@@ -143,43 +143,66 @@ class EmbedLR:
         return self.model.predict(self.embedder.encode(texts))
 
 
-class KNNVote:
-    """Label vote of the k most similar train reports, each weighted by its cosine similarity.
+class LabelledIndex:
+    """Labelled reports in a Chroma index in a temporary folder (never the user's collections).
 
-    The train reports go into a Chroma index in a temporary folder (never the user's collections);
-    the collection is named after the train data's hash so a report of the run can say what it was.
+    Used by the knn baseline, by the RAG programs' retriever and by the knn optimizer; the collection is
+    named after the data's hash so a run can say what it searched. `nearest` gives (hit, labels) pairs.
     """
+
+    def __init__(self, embedder, collection: str = "gold", workdir: Path | None = None):
+        self.embedder = embedder
+        self.collection = collection
+        self._tmp = tempfile.TemporaryDirectory(prefix="incident-lens-knn-", dir=workdir)
+        self.index = None
+        self.labels: dict[str, object] = {}
+
+    def add(self, ids: list[str], texts: list[str], labels: list) -> "LabelledIndex":
+        import pandas as pd
+
+        from retrieval.index import IncidentIndex
+
+        self.labels.update(zip(ids, labels))
+        if self.index is None:
+            self.index = IncidentIndex.open(Path(self._tmp.name), self.collection, self.embedder, writable=True)
+        self.index.add(pd.DataFrame({"id": list(ids), "text": list(texts)}), meta_cols=[])
+        return self
+
+    def nearest(self, text: str, k: int, exclude_id: str | None = None) -> list[tuple[object, object]]:
+        exclude = (exclude_id,) if exclude_id is not None else ()
+        hits = self.index.query(text, k=k, mode="dense", exclude_ids=exclude)
+        return [(hit, self.labels[hit.id]) for hit in hits]
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+        self._tmp.cleanup()
+
+
+class KNNVote:
+    """Label vote of the k most similar train reports, each weighted by its cosine similarity."""
 
     name = "knn"
 
     def __init__(self, task: Task, embedder, k: int = 10, collection: str = "gold", workdir: Path | None = None):
         self.task = task
-        self.embedder = embedder
         self.k = k
-        self.collection = collection
-        self._tmp = tempfile.TemporaryDirectory(prefix="incident-lens-knn-", dir=workdir)
-        self.index = None
-        self.train_labels: dict[str, object] = {}
+        self.index = LabelledIndex(embedder, collection, workdir)
 
     def fit(self, texts: list[str], labels: list, ids: list[str] | None = None) -> "KNNVote":
-        import pandas as pd
-
-        from retrieval.index import IncidentIndex
-
         ids = list(ids) if ids is not None else [f"train-{i}" for i in range(len(texts))]
-        self.train_labels = dict(zip(ids, labels))
-        self.index = IncidentIndex.open(Path(self._tmp.name), self.collection, self.embedder, writable=True)
-        self.index.add(pd.DataFrame({"id": ids, "text": list(texts)}), meta_cols=[])
+        self.index.add(ids, texts, labels)
         return self
 
-    def _vote(self, hits) -> tuple[object, float]:
+    def _vote(self, neighbours) -> tuple[object, float]:
         columns: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         total = 0.0
-        for hit in hits:
+        for hit, labels in neighbours:
             # Cosine similarity can be slightly negative; a neighbour never votes against its label.
             weight = max(float(hit.similarity if hit.similarity is not None else hit.score), 1e-6)
             total += weight
-            for name, value in targets(self.task, [self.train_labels[hit.id]]).items():
+            for name, value in targets(self.task, [labels]).items():
                 columns[name][value[0]] += weight
         chosen, confidence = {}, 1.0
         for name in targets(self.task, []):
@@ -203,16 +226,13 @@ class KNNVote:
     def predict(self, texts: list[str]) -> tuple[list, list[float]]:
         labels, confidence = [], []
         for text in texts:
-            label, conf = self._vote(self.index.query(text, k=self.k, mode="dense"))
+            label, conf = self._vote(self.index.nearest(text, self.k))
             labels.append(label)
             confidence.append(conf)
         return labels, confidence
 
     def close(self) -> None:
-        if self.index is not None:
-            self.index.close()
-            self.index = None
-        self._tmp.cleanup()
+        self.index.close()
 
 
 def make_baseline(name: str, task: Task, embedder=None, k: int = 10, collection: str = "gold", workdir: Path | None = None):

@@ -41,6 +41,7 @@ def evaluate(
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id)."),
     k: Optional[int] = typer.Option(None, "--k", help="Neighbours for knn and rag."),
     min_support: int = typer.Option(5, "--min-support", help="findings: gold positives a finding needs to count in macro/micro-F1."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model (0: all cores)."),
 ) -> None:
     """Score methods against gold labels: one comparison table, and a report folder."""
     from incident_lens.cli import settings_from
@@ -52,7 +53,7 @@ def evaluate(
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
-    settings = settings_from(ctx, model_path=model, k=k)
+    settings = settings_from(ctx, model_path=model, k=k, threads=threads)
     workspace = settings.workspace.ensure()
     the_task = find_task(task, workspace)
     with RunRecord(workspace, "evaluate", settings) as run:
@@ -79,5 +80,61 @@ def evaluate(
     console.print(f"report: {written['report']}")
 
 
+def _fmt_dev(scores: dict | None) -> str:
+    if not scores:
+        return "-"
+    macro = "-" if scores.get("macro_f1") is None else f"{scores['macro_f1']:.3f}"
+    return f"metric {scores['metric']:.3f}, macro-F1 {macro}, accuracy {scores['accuracy']:.3f} (n={scores['n']}, no answer {scores['no_answer']})"
+
+
+def optimise(
+    ctx: typer.Context,
+    task: str = typer.Option(..., "--task", help="Task name or task file."),
+    gold: Path = typer.Option(..., "--gold", help="Gold file; compiles on its recorded train split, scores on dev."),
+    optimizer: str = typer.Option(..., "--optimizer", help="labeled, bootstrap, random-search, mipro-light or knn."),
+    model: Optional[Path] = typer.Option(None, "--model", help="GGUF model (needed by all but labeled and knn; without it dev is not scored)."),
+    program: str = typer.Option("zero-shot", "--program", help="zero-shot or rag."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Compiled program file (default: optimized/<task>.json); <name>.meta.json is written beside it."),
+    split: Optional[Path] = typer.Option(None, "--split", help="Split record to use or create (default: <workspace>/splits/<task>--<gold>.split.json)."),
+    split_seed: Optional[int] = typer.Option(None, "--split-seed", help="Seed of a new split (default: the seed setting)."),
+    text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column(s) (default: the task's input fields)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model (0: all cores)."),
+) -> None:
+    """Compile a labelling program against a gold set and save it (with a meta file saying how)."""
+    from incident_lens.cli import settings_from
+    from incident_lens.optimising import optimise as run_optimise
+    from incident_lens.progress import job_progress
+    from incident_lens.provenance import RunRecord
+    from incident_lens.task_files import find_task
+
+    settings = settings_from(ctx, model_path=model, threads=threads)
+    workspace = settings.workspace.ensure()
+    the_task = find_task(task, workspace)
+    with RunRecord(workspace, "optimise", settings) as run:
+        run.add_input("task", the_task.source, the_task.sha256)
+        with job_progress(console) as progress:
+            result = run_optimise(the_task, gold, settings, optimizer, program, out, split_path=split, split_seed=split_seed,
+                                  text_cols=text_col or None, id_col=id_col, progress=progress)
+        meta = result.meta
+        run.add_input("gold", gold, meta["gold"]["sha256"])
+        run.set("optimizer", optimizer)
+        run.set("program", program)
+        run.set("dev_before", meta["dev_before"])
+        run.set("dev_after", meta["dev_after"])
+        run.set("output", str(result.path.absolute()))
+        run.count("lm_calls", meta["lm_calls"])
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True)
+    console.print(f"dev before: {_fmt_dev(meta['dev_before'])}" if meta["dev_before"] else f"dev: {meta['dev_note']}")
+    if meta["dev_after"]:
+        console.print(f"dev after:  {_fmt_dev(meta['dev_after'])}")
+    console.print(f"{meta['demos']} demo(s), {meta['lm_calls']} LM call(s), {meta['seconds']} s")
+    console.print(f"wrote {result.path} and {result.meta_path}")
+    if meta["contains_source_text"]:
+        console.print("[yellow]the compiled file quotes report text (its demos): if the gold set is real data, it must not leave the TRE[/]")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(evaluate)
+    app.command()(optimise)

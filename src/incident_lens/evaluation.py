@@ -120,8 +120,39 @@ def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder,
     return MethodResult(name, "baseline", predictions, confidence, {}, time.perf_counter() - started, details)
 
 
-def run_program(method: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker) -> MethodResult:
-    raise UserError(f"--method {method}: LLM programs are not wired into evaluate yet")
+def run_program(method: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker, lm,
+                warnings: list[str]) -> MethodResult:
+    """An LLM program (`zero-shot`, `rag`, or a compiled file) on every test row, under `lm`."""
+    import dspy
+
+    from incident_lens.optimising import TrainRetriever, compiled_kind, label_rows, load_compiled, model_description
+    from programs import build_program
+
+    started = time.perf_counter()
+    kind = method if method in LLM_METHODS else compiled_kind(Path(method))
+    retriever = TrainRetriever(task, train, embedder) if kind == "rag" else None
+    details: dict = {"program": kind}
+    try:
+        if method in LLM_METHODS:
+            name = method
+            program = build_program(task, method, retriever=retriever)
+        else:
+            name = f"program:{Path(method).stem}"
+            model = model_description(settings)
+            program, meta, found = load_compiled(Path(method), task, retriever=retriever, embedder=embedder,
+                                                 model_sha256=model["sha256"] if model else None)
+            warnings.extend(found)
+            details.update(file=str(method), optimizer=(meta or {}).get("optimizer"),
+                           dev_after=(meta or {}).get("dev_after"))
+        if retriever is not None:
+            details["retrieves_from"] = f"{len(train)} train reports"
+        with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+            predictions = label_rows(program, task, test, tracker.progress, name)
+    finally:
+        if retriever is not None:
+            retriever.close()
+    return MethodResult(name, "llm" if method in LLM_METHODS else "program", predictions, [None] * len(predictions), {},
+                        time.perf_counter() - started, details)
 
 
 def _needs_embedder(methods: list[str]) -> bool:
@@ -137,7 +168,7 @@ def make_embedder(settings):
 
 def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_path: Path | None = None,
              split_path: Path | None = None, split_seed: int | None = None, text_cols: list[str] | None = None,
-             id_col: str | None = None, progress=None, min_support: int = MIN_SUPPORT, embedder=None) -> Evaluation:
+             id_col: str | None = None, progress=None, min_support: int = MIN_SUPPORT, embedder=None, lm=None) -> Evaluation:
     """Train the baselines, run every method on the test rows, score each against the gold labels."""
     methods = check_methods(methods)
     train, _dev, test, split = load_sets(task, gold_path, settings, train_path, split_path, split_seed, text_cols, id_col)
@@ -154,12 +185,16 @@ def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_pa
         result.warnings.append(f"{len(overlap)} id(s) are in both the train and the test file; their scores are optimistic")
     if embedder is None and _needs_embedder(methods):
         embedder = make_embedder(settings)
+    if lm is None and any(m not in BASELINES for m in methods):
+        from incident_lens.llm import build_lm
+
+        lm = build_lm(settings)  # a one-line error when no model is given
     tracker = _Tracker(progress)
     for method in methods:
         if method in BASELINES:
             outcome = run_baseline(method, task, train, test, embedder, settings, tracker)
         else:
-            outcome = run_program(method, task, train, test, embedder, settings, tracker)
+            outcome = run_program(method, task, train, test, embedder, settings, tracker, lm, result.warnings)
         outcome.scores = score_predictions(task, test.labels, outcome.predictions, min_support=min_support, seed=settings.seed)
         result.methods.append(outcome)
     return result
