@@ -318,7 +318,7 @@ class IncidentIndex:
             progress(done, total)
         # Longest first within the chunk: batches of similar length waste little on padding.
         order = sorted(plan.embed, key=lambda i: -len(texts[i]))
-        step = self.embedder.batch_size * 4
+        step = min(self.embedder.batch_size * 4, self._max_batch)
         for s in range(0, len(order), step):
             part = order[s : s + step]
             vectors = self.embedder.encode([texts[i] for i in part])
@@ -370,13 +370,15 @@ class IncidentIndex:
         since: str | None = None,
         until: str | None = None,
         exclude_ids: set[str] | frozenset[str] | tuple = (),
+        embedding: np.ndarray | None = None,
     ) -> list[Hit]:
         """The `k` reports nearest to `text`. `where` is a Chroma filter on metadata fields;
-        `since`/`until` (YYYY-MM-DD, inclusive) filter on the index's date field."""
+        `since`/`until` (YYYY-MM-DD, inclusive) filter on the index's date field. `embedding`
+        is `text` already embedded by this index's embedder (callers that batch their queries)."""
         if not str(text or "").strip():
             raise UserError("empty query; give some words to search for")
         self._check_mode(mode)
-        vector = self.embedder.encode([text])[0] if mode != "lexical" else None
+        vector = np.asarray(embedding, dtype=np.float32) if embedding is not None else self.embedder.encode([text])[0]
         return self._search(text, vector, k, where, mode, since, until, set(exclude_ids))
 
     def similar(self, report_id: str, k: int = 10, where: dict | None = None, mode: str = DEFAULT_MODE,
@@ -445,8 +447,6 @@ class IncidentIndex:
         ids = [i for i, _ in ranked]
         found = self._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         rows = {i: (doc, meta, emb) for i, doc, meta, emb in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"])}
-        if vector is None:
-            vector = self.embedder.encode([text])[0]
         idf = self.lexical.idf_lookup()
         order = self.meta_fields
         hits = []
