@@ -133,3 +133,39 @@ def test_bad_gold_label_and_unknown_method_are_one_line_errors(home, tmp_path, t
     good = _gold(tmp_path / "good.csv", 5, seed=5)
     result = CliRunner().invoke(app, ["evaluate", "--task", str(task_file), "--gold", str(good), "--method", "svm"])
     assert result.exit_code == 2 and "--method svm: unknown" in result.output
+
+
+@pytest.fixture
+def session_minilm(monkeypatch, embedder):
+    """evaluate_demo builds its own embedder: hand it the session's MiniLM instead of loading another."""
+    import incident_lens.evaluation as evaluation
+    from incident_lens.baselines import MemoEmbedder
+
+    monkeypatch.setattr(evaluation, "make_embedder", lambda _settings: MemoEmbedder(embedder))
+
+
+def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
+    from incident_lens.config import Settings
+    from incident_lens.evaluation import evaluate_demo
+
+    summary = evaluate_demo(Settings(home=home), tasks=("harm",), limit=10)
+    harm = summary["harm"]
+    assert harm["test_rows"] == 10 and set(harm["methods"]) == {"tfidf-lr", "embed-lr", "knn"}
+    report = Path(harm["report"])
+    assert report == home / "reports" / "demo-evaluation" / "harm" / "report.md" and report.is_file()
+    metrics = json.loads((report.parent / "metrics.json").read_text())
+    assert metrics["gold"]["test_rows"] == 10 and metrics["split"]["counts"]["train"] == metrics["train"]["rows"]
+
+
+@pytest.mark.slow
+def test_evaluate_demo_with_a_model_adds_the_llm_programs(home, tiny_gguf, session_minilm):
+    from incident_lens.config import Settings
+    from incident_lens.evaluation import evaluate_demo
+
+    settings = Settings(home=home, model_path=tiny_gguf, threads=1)
+    summary = evaluate_demo(settings, tasks=("harm",), limit=2)
+    methods = summary["harm"]["methods"]
+    assert set(methods) == {"tfidf-lr", "embed-lr", "knn", "zero-shot", "program:harm"}
+    assert all(m["n"] == 2 for m in methods.values())
+    # The shipped program was compiled without a model: the run says its scores do not carry over.
+    assert any("optimized/harm.json" in w and "not the model in use" in w for w in summary["harm"]["warnings"])

@@ -234,3 +234,16 @@ def test_optimise_then_evaluate_with_the_tiny_gguf(optimizer, home, tmp_path, ti
     predictions = pd.read_csv(report / "predictions.csv", dtype=str, keep_default_na=False)
     assert set(predictions["program:topic"]) <= {"fall", "medication", "device", "(no answer)"}
     assert (report / "confusion-program_topic.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["incident-type", "harm", "cxr-findings"])
+def test_shipped_programs_match_their_tasks_and_demo_gold(name):
+    from incident_lens.task_files import find_task
+
+    repo = Path(__file__).resolve().parents[1]
+    task = find_task(name)
+    program, meta, warnings = load_compiled(repo / "optimized" / f"{name}.json", task)
+    assert warnings == []
+    assert meta["optimizer"] == "labeled" and meta["contains_source_text"] is True
+    assert meta["gold"]["sha256"] == file_sha256(repo / "data" / "gold" / f"{name}.csv"), "rebuild optimized/ (see its README)"
+    assert len(program.label.demos) == meta["demos"] == 4

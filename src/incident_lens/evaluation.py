@@ -183,6 +183,12 @@ def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_pa
     overlap = set(train.ids) & set(test.ids) if train_path is not None else set()
     if overlap:
         result.warnings.append(f"{len(overlap)} id(s) are in both the train and the test file; their scores are optimistic")
+    return _evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm, min_support, result)
+
+
+def _evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None, methods: list[str], settings, progress,
+                   embedder, lm, min_support: int = MIN_SUPPORT, result: Evaluation | None = None) -> Evaluation:
+    result = result or Evaluation(task, test, train, split, min_support=min_support)
     if embedder is None and _needs_embedder(methods):
         embedder = make_embedder(settings)
     if lm is None and any(m not in BASELINES for m in methods):
@@ -198,3 +204,58 @@ def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_pa
         outcome.scores = score_predictions(task, test.labels, outcome.predictions, min_support=min_support, seed=settings.seed)
         result.methods.append(outcome)
     return result
+
+
+DEMO_TASKS = ("incident-type", "harm", "cxr-findings")
+
+
+def repo_optimized_dir() -> Path:
+    """`optimized/` of the checkout this package runs from (where the compiled demo programs ship)."""
+    return Path(__file__).resolve().parents[2] / "optimized"
+
+
+def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: int | None = None,
+                  tasks: tuple[str, ...] = DEMO_TASKS) -> dict:
+    """Evaluate on the demo gold sets and write one report per task; the summary is for the console.
+
+    Baselines always; with a model configured, also the zero-shot program and the compiled program
+    shipped in `optimized/<task>.json`. `limit` scores only the first N test rows of each task (all
+    methods on the same rows), to keep an LLM demo on a CPU short. Reports go to `out_dir`
+    (default `<workspace>/reports/demo-evaluation/<task>/`).
+    """
+    from incident_lens.demo import demo_data_dir
+    from incident_lens.report import write_report
+    from incident_lens.task_files import find_task
+
+    workspace = settings.workspace.ensure()
+    gold_dir = demo_data_dir() / "gold"
+    out_dir = Path(out_dir or workspace.home / "reports" / "demo-evaluation")
+    embedder = make_embedder(settings)
+    lm = None
+    summary: dict = {}
+    for name in tasks:
+        task = find_task(name, workspace)
+        methods = list(BASELINES)
+        if settings.model_path is not None:
+            if lm is None:
+                from incident_lens.llm import build_lm
+
+                lm = build_lm(settings)
+            methods.append("zero-shot")
+            compiled = repo_optimized_dir() / f"{name}.json"
+            if compiled.is_file():
+                methods.append(str(compiled))
+        gold_path = gold_dir / f"{name}.csv"
+        split_path = default_split_path(workspace, task, gold_path)
+        if limit:
+            train, _dev, test, split = load_sets(task, gold_path, settings, split_path=split_path)
+            test = test.subset(test.ids[:limit])
+            evaluation = _evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm)
+        else:
+            evaluation = evaluate(task, gold_path, methods, settings, split_path=split_path, progress=progress,
+                                  embedder=embedder, lm=lm)
+        written = write_report(evaluation, out_dir / name)
+        best = evaluation.best()
+        summary[name] = {"report": str(written["report"]), "best": best.name if best else None,
+                         "test_rows": len(evaluation.test), "methods": evaluation.summary(), "warnings": evaluation.warnings}
+    return summary
