@@ -254,3 +254,20 @@ def test_unknown_program_is_a_user_error(home, tiny_gguf, demo_frame, tmp_path):
     reports = write_reports(tmp_path / "reports.csv", demo_frame.head(1))
     with pytest.raises(UserError, match="zero-shot, rag"):
         label_file(settings_for(home, tiny_gguf), reports, "harm", tmp_path / "labels.csv", program="fancy")
+
+
+def test_answer_cut_off_by_max_tokens_is_an_error_row_not_a_repaired_answer(tiny_gguf, tmp_path):
+    from incident_lens.llm import build_lm
+
+    lm = build_lm(settings_for(tmp_path / "ws", tiny_gguf), cache=False)
+    program = build_program(TASK)
+    program.label.config["max_tokens"] = 8  # far too few for the JSON answer the grammar demands
+    with dspy.context(lm=lm):
+        result = predict_one(program, TASK, "The patient fell in the bathroom.")
+    assert result.status.startswith("error: model call failed (LMInvalidRequestError: the answer reached max_tokens=8")
+    assert result.labels is None and not result.evidence_verified
+
+
+def test_predict_one_without_a_model_says_how_to_configure_one():
+    with dspy.context(lm=None), pytest.raises(UserError, match="build_lm"):
+        predict_one(build_program(TASK), TASK, "The patient fell.")

@@ -72,6 +72,11 @@ def _usage(tracker) -> tuple[int, int, int]:
     return prompt, completion, cached
 
 
+def _first_line(exc: Exception, limit: int = 160) -> str:
+    text = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
+    return text[0][:limit] if text else ""
+
+
 def _chars_per_token(lm, text: str) -> float:
     from incident_lens.llm import engine_of
 
@@ -93,6 +98,9 @@ def run_program(call: Callable[[str], object], text: str, retries: int = 1) -> A
     from incident_lens.llm import overflow_tokens
 
     lm = dspy.settings.lm
+    if lm is None:
+        raise UserError("no language model configured: build one with incident_lens.llm.build_lm(settings) "
+                        "and run inside dspy.context(lm=lm)")
     started = time.perf_counter()
     attempt, shrinks, truncated, status, prediction = 0, 0, False, "ok", None
     with track_usage() as tracker:
@@ -116,7 +124,9 @@ def run_program(call: Callable[[str], object], text: str, retries: int = 1) -> A
             except (AdapterParseError, LMError) as exc:
                 attempt += 1
                 if attempt > retries:
-                    reason = "answer did not match the output schema" if isinstance(exc, AdapterParseError) else f"model call failed ({type(exc).__name__})"
+                    # Engine messages carry counts and settings, never report text.
+                    reason = ("answer did not match the output schema" if isinstance(exc, AdapterParseError)
+                              else f"model call failed ({type(exc).__name__}: {_first_line(exc)})")
                     status = f"error: {reason} after {attempt} attempt(s)"
                     prediction = None
                     break
