@@ -117,7 +117,7 @@ def _run(ctx, ask, title, k, where, since, until, mode, output, collection, embe
     elif output == "csv":
         _write_csv(hits, fields)
     else:
-        _print_table(hits, fields, date_field, title, mode or DEFAULT_MODE)
+        print_hits_table(hits, fields, date_field, title, mode or DEFAULT_MODE)
 
 
 def _write_csv(hits, fields: list[str]) -> None:
@@ -127,7 +127,7 @@ def _write_csv(hits, fields: list[str]) -> None:
         writer.writerow([hit.rank, hit.id, f"{hit.score:.6g}", f"{hit.similarity:.4f}", *(hit.metadata.get(f, "") for f in fields), hit.snippet])
 
 
-def _print_table(hits, fields: list[str], date_field: str | None, title: str, mode: str) -> None:
+def print_hits_table(hits, fields: list[str], date_field: str | None, title: str, mode: str) -> None:
     shown = [f for f in fields if f != date_field][:TABLE_META_FIELDS]
     # In dense mode the score is the cosine similarity: one column says it.
     numbers = ("score",) if mode == "dense" else ("score", "cosine")
