@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -128,13 +129,16 @@ def run(args) -> str:
         print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
         reference = next((m.seconds for m in result.methods if m.name == "tfidf-lr"), None)
         lines = [f"### {name}: task `{task.name}` ({task.kind})", "",
-                 f"Data `{source.relative_to(data.parent) if source.is_relative_to(data.parent) else source}` "
+                 f"Data `{os.path.relpath(source, REPO)}` "
                  f"(sha256 {_sha256(source)[:16]}); {note}. Split: seed {SEED}, stratified, "
                  f"{len(result.train):,} train / {len(result.test):,} test (test-id hash {test_hash}).", ""]
         if task.kind == "findings":
             averaged = result.methods[0].scores["averaged_over"] if result.methods else []
             lines += [f"Micro/macro over the {len(averaged)} findings with >= {result.min_support} test positives "
-                      f"({', '.join(n for n in task.label_names if n not in averaged) or 'none'} left out).", ""]
+                      f"({', '.join(n for n in task.label_names if n not in averaged) or 'none'} left out); OpenI's "
+                      "`normal` column is not a finding and is not scored, so these figures are not directly "
+                      "comparable with published micro-F1 figures that include it. Accuracy is exact match of all "
+                      "14 findings of a report.", ""]
         lines += ["| method | macro-F1 [95% CI] | micro-F1 [95% CI] | accuracy [95% CI] | kappa | seconds | time vs tfidf-lr |",
                   "|---|---|---|---|---|---|---|"]
         for m in result.methods:
@@ -154,7 +158,9 @@ def update_results(body: str, command: str) -> None:
     section = ("## Baselines\n\n"
                f"Measured with `{command}` (2 CPU cores, all-MiniLM-L6-v2 for embed-lr and knn, k = 10). "
                "Baselines train on the train part only; intervals are 95 % bootstrap intervals over test reports "
-               "(1,000 resamples). The best baseline per data set is the bar the LLM programs must beat.\n\n" + body.strip() + "\n")
+               "(1,000 resamples). The best baseline per data set is the bar the LLM programs must beat. "
+               "Seconds include training and, for embed-lr and knn, embedding every report with MiniLM on the CPU; "
+               "they were measured while other jobs shared the machine, so read them as rough.\n\n" + body.strip() + "\n")
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n"
     start = text.find("## Baselines")
     if start < 0:

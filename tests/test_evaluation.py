@@ -135,13 +135,17 @@ def test_bad_gold_label_and_unknown_method_are_one_line_errors(home, tmp_path, t
     assert result.exit_code == 2 and "--method svm: unknown" in result.output
 
 
+_MEMO: dict = {}
+
+
 @pytest.fixture
 def session_minilm(monkeypatch, embedder):
-    """evaluate_demo builds its own embedder: hand it the session's MiniLM instead of loading another."""
+    """evaluate_demo builds its own embedder: hand it the session's MiniLM (memoised across these tests)."""
     import incident_lens.evaluation as evaluation
     from incident_lens.baselines import MemoEmbedder
 
-    monkeypatch.setattr(evaluation, "make_embedder", lambda _settings: MemoEmbedder(embedder))
+    memo = _MEMO.setdefault("memo", MemoEmbedder(embedder))
+    monkeypatch.setattr(evaluation, "make_embedder", lambda _settings: memo)
 
 
 def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
@@ -169,3 +173,41 @@ def test_evaluate_demo_with_a_model_adds_the_llm_programs(home, tiny_gguf, sessi
     assert all(m["n"] == 2 for m in methods.values())
     # The shipped program was compiled without a model: the run says its scores do not carry over.
     assert any("optimized/harm.json" in w and "not the model in use" in w for w in summary["harm"]["warnings"])
+
+
+MULTI_TASK = """
+name = "factors"
+kind = "multi"
+description = "Contributing factors."
+input_fields = ["text"]
+[[labels]]
+name = "staffing"
+definition = "Too few staff."
+[[labels]]
+name = "equipment"
+definition = "Kit failed."
+"""
+
+
+def test_multi_label_gold_from_indicator_columns_is_evaluated_per_label(home, tmp_path):
+    task = tmp_path / "factors.toml"
+    task.write_text(MULTI_TASK, encoding="utf-8")
+    rng = random.Random(7)
+    rows = []
+    for i in range(40):
+        staffing, equipment = rng.random() < 0.5, rng.random() < 0.5
+        words = (["only one nurse on shift"] if staffing else []) + (["the pump broke"] if equipment else []) or ["nothing of note"]
+        rows.append({"id": f"m{i}", "text": " and ".join(words) + f" on day {i}", "staffing": int(staffing), "equipment": int(equipment)})
+    gold = tmp_path / "factors.csv"
+    pd.DataFrame(rows).to_csv(gold, index=False)
+    report = tmp_path / "r"
+    result = CliRunner().invoke(app, ["evaluate", "--task", str(task), "--gold", str(gold), "--method", "tfidf-lr", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((report / "metrics.json").read_text())["methods"]["tfidf-lr"]
+    assert set(scores["per_label"]) == {"staffing", "equipment"} and scores["macro_f1"] > 0.8
+    predictions = pd.read_csv(report / "predictions.csv", dtype=str, keep_default_na=False)
+    by_id = {r["id"]: r for r in rows}
+    for id_, shown in zip(predictions["id"], predictions["gold"]):
+        expected = [n for n in ("staffing", "equipment") if by_id[id_][n]]
+        assert shown == "; ".join(expected)
+    assert (report / "confusion-tfidf-lr.png").is_file()

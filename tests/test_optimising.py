@@ -247,3 +247,17 @@ def test_shipped_programs_match_their_tasks_and_demo_gold(name):
     assert meta["optimizer"] == "labeled" and meta["contains_source_text"] is True
     assert meta["gold"]["sha256"] == file_sha256(repo / "data" / "gold" / f"{name}.csv"), "rebuild optimized/ (see its README)"
     assert len(program.label.demos) == meta["demos"] == 4
+
+
+def test_compile_progress_reads_dspy_trials_and_best_scores():
+    from incident_lens.optimising import CompileWatch
+
+    watch = CompileWatch(None, "random-search")
+    with watch.capturing():
+        print("Scores so far: [40.0, 55.0]")
+        print("Best score so far: 55.0")
+        import logging
+
+        logging.getLogger("dspy.teleprompt.mipro_optimizer_v2").info("== Trial 3 / 10 - Minibatch ==")
+    assert watch.best == 55.0 and watch.trial == (3, 10)
+    assert "trial 3/10" in watch.line() and "best so far 55" in watch.line()
