@@ -16,6 +16,8 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from incident_lens.errors import UserError
@@ -25,6 +27,8 @@ err_console = Console(stderr=True)
 FORMATS = ("table", "json", "csv")
 # Metadata shown in the table besides the date; the full set is in json/csv.
 TABLE_META_FIELDS = 4
+# Below this many columns the hits are printed as blocks rather than a table.
+WIDE_TERMINAL = 120
 
 _COLLECTION = typer.Option("incidents", "--collection", help="Index name (one per dataset).")
 _EMBEDDING_MODEL = typer.Option(None, "--embedding-model", help="Local sentence-transformers directory (default: the one the index was built with, else all-MiniLM-L6-v2).")
@@ -128,22 +132,35 @@ def _write_csv(hits, fields: list[str]) -> None:
 
 
 def print_hits_table(hits, fields: list[str], date_field: str | None, title: str, mode: str) -> None:
-    shown = [f for f in fields if f != date_field][:TABLE_META_FIELDS]
-    # In dense mode the score is the cosine similarity: one column says it.
-    numbers = ("score",) if mode == "dense" else ("score", "cosine")
-    table = Table(title=f"{title} ({mode})", show_lines=True)
-    for name in ("rank", "id", *numbers, *(["date"] if date_field else [])):
-        table.add_column(name, no_wrap=name != "id", overflow="fold")
-    for name in shown:
-        table.add_column(name, overflow="fold")
-    table.add_column("passage", overflow="fold", ratio=1)
-    for hit in hits:
-        scores = [f"{hit.score:.3f}"] if mode == "dense" else [f"{hit.score:.4f}", f"{hit.similarity:.3f}"]
-        date = [str(hit.metadata.get(date_field, ""))] if date_field else []
-        table.add_row(str(hit.rank), hit.id, *scores, *date, *(str(hit.metadata.get(f, "")) for f in shown), hit.snippet)
+    """A table on a wide terminal; on a narrow one (or a pipe, 80 columns) one header line per hit with
+    its passage below, since a passage squeezed into a narrow column is unreadable."""
     if not hits:
         console.print("no matching reports")
         return
+    shown = [f for f in fields if f != date_field][:TABLE_META_FIELDS]
+    # In dense mode the score is the cosine similarity: one column says it.
+    numbers = ("score",) if mode == "dense" else ("score", "cosine")
+
+    def cells(hit) -> list[str]:
+        scores = [f"{hit.score:.3f}"] if mode == "dense" else [f"{hit.score:.4f}", f"{hit.similarity:.3f}"]
+        date = [str(hit.metadata.get(date_field, ""))] if date_field else []
+        return [str(hit.rank), hit.id, *scores, *date, *(str(hit.metadata.get(f, "")) for f in shown)]
+
+    if console.width < WIDE_TERMINAL:
+        console.print(f"[bold]{escape(title)}[/] ({mode}; {', '.join(numbers)})")
+        for hit in hits:
+            console.print("  " + "  ".join(escape(c) for c in cells(hit)), style="cyan", soft_wrap=True)
+            console.print(Padding(escape(hit.snippet), (0, 0, 0, 6)))
+        return
+    # expand + ratio: the fixed columns keep their natural width, the passage takes the rest.
+    table = Table(title=f"{title} ({mode})", show_lines=True, expand=True)
+    for name in ("rank", "id", *numbers, *(["date"] if date_field else [])):
+        table.add_column(name, no_wrap=True)
+    for name in shown:
+        table.add_column(name, overflow="fold", max_width=18)
+    table.add_column("passage", overflow="fold", ratio=1)
+    for hit in hits:
+        table.add_row(*cells(hit), hit.snippet)
     console.print(table)
 
 

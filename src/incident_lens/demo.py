@@ -19,6 +19,7 @@ from incident_lens.provenance import RunRecord
 DEMO_COLLECTION = "incidents"
 TEXT_COLUMNS = ["description", "actions", "causes"]
 META_COLUMNS = ["occurred_at", "care_setting", "specialty", "location", "category", "harm"]
+SHOWN_FIELDS = ["category", "harm"]
 # (question, filters): what a reviewer asks of a new serious report.
 EXAMPLE_SEARCHES = [
     ("patient found on floor beside bed, unwitnessed fall, no injury", {}),
@@ -59,7 +60,7 @@ def _search_step(settings, console: Console) -> int:
     with open_index(settings, DEMO_COLLECTION) as index:
         for question, filters in EXAMPLE_SEARCHES:
             hits = index.query(question, k=3, **filters)
-            print_hits_table(hits, index.meta_fields, index.date_field, f"{question!r} {filters or ''}", "hybrid")
+            print_hits_table(hits, SHOWN_FIELDS, index.date_field, f"{question!r} {filters or ''}", "hybrid")
     return len(EXAMPLE_SEARCHES)
 
 
@@ -69,8 +70,7 @@ def _evaluation_step(settings, console: Console, with_llm: bool) -> dict:
     what = "baselines and LLM programs" if with_llm else "baselines"
     console.print(f"[bold]3. Evaluate[/] {what} on the demo gold sets")
     with job_progress(console) as progress:
-        bar = progress.add_task("evaluating", total=None)
-        summary = evaluate_demo(settings, progress=callback(progress, bar), limit=LLM_EVAL_ROWS if with_llm else None)
+        summary = evaluate_demo(settings, progress=progress, limit=LLM_EVAL_ROWS if with_llm else None)
     table = Table("task", "method", "macro-F1", "95% CI", "accuracy", "kappa", title="demo evaluation (test split)")
     for task, result in summary.items():
         for method, scores in result["methods"].items():
