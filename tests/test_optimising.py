@@ -224,12 +224,15 @@ def test_optimise_then_evaluate_with_the_tiny_gguf(optimizer, home, tmp_path, ti
     assert out.read_text() == saved
 
     report = tmp_path / "report"
+    llm_method = "zero-shot" if optimizer == "bootstrap" else "rag"
     result = runner.invoke(app, ["--home", str(home), "evaluate", "--task", str(task_path), "--gold", str(gold),
-                                 "--method", str(out), "--method", "zero-shot", "--method", "tfidf-lr",
+                                 "--method", str(out), "--method", llm_method, "--method", "tfidf-lr",
                                  "--model", str(tiny_gguf), "--threads", "1", "--report", str(report)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((report / "metrics.json").read_text())
-    assert set(metrics["methods"]) == {"program:topic", "zero-shot", "tfidf-lr"}
+    assert set(metrics["methods"]) == {"program:topic", llm_method, "tfidf-lr"}
+    if llm_method == "rag":
+        assert metrics["methods"]["rag"]["details"]["retrieves_from"] == f"{metrics['train']['rows']} train reports"
     assert metrics["methods"]["program:topic"]["details"]["optimizer"] == optimizer
     predictions = pd.read_csv(report / "predictions.csv", dtype=str, keep_default_na=False)
     assert set(predictions["program:topic"]) <= {"fall", "medication", "device", "(no answer)"}
