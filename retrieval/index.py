@@ -80,7 +80,11 @@ class IncidentIndex:
         self._manifest = self._read_manifest()
         if writable:
             self._acquire_lock()
-        self._collection = self._open_collection()
+        try:
+            self._collection = self._open_collection()
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, root: Path, collection: str = "incidents", embedder: Embedder | None = None, writable: bool = False) -> "IncidentIndex":
