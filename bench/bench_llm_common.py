@@ -83,6 +83,12 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f} at start"
 
 
+def load_at_end() -> str:
+    import os
+
+    return f"load average {os.getloadavg()[0]:.1f} at the end (other jobs share this machine: absolute times vary, ratios are within one run)"
+
+
 def update_results(subsection: str, text: str) -> None:
     """Replace (or add) `### subsection` inside the `## LLM programs` section of bench/RESULTS.md; other sections untouched."""
     content = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n"

@@ -19,7 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench_llm_common import DEFAULT_MODEL, ensure_model, machine, make_lm, markdown_table, median, demo_reports, update_results
+from bench_llm_common import DEFAULT_MODEL, load_at_end, ensure_model, machine, make_lm, markdown_table, median, demo_reports, update_results
 
 
 HEADER = ["report", "prompt tok", "evaluated tok", "output tok", "same answer", "bare s", "DSPy s", "DSPy/bare",
@@ -59,6 +59,7 @@ def main() -> None:
     from programs import build_program
 
     model = ensure_model(args.model, args.size)
+    at_start = machine()
     lm, engine = make_lm(model, threads=args.threads)
     llama, loaded = engine.loaded.llama, engine.loaded
     task = find_task(args.task)
@@ -73,7 +74,7 @@ def main() -> None:
     engine.complete = capture
     reports = demo_reports(task, args.reports + 1)
     rows, dspy_s, bare_s, ratios, inner_s, outside_s = [], [], [], [], [], []
-    print(f"model {model.name} ({engine.info.size / 1e9:.2f} GB), threads {args.threads}, {machine()}", flush=True)
+    print(f"model {model.name} ({engine.info.size / 1e9:.2f} GB), threads {args.threads}, {at_start}", flush=True)
     with dspy.context(lm=lm):
         program(report=reports[0][1])  # warm-up: loads weights into the page cache, fills the KV cache
         base_tokens, _ = engine.render(requests[-1])
@@ -122,7 +123,7 @@ def main() -> None:
     print("\n" + table + "\n\n" + summary)
     if args.update_results:
         text = (f"`.venv/bin/python bench/bench_llm_overhead.py --reports {args.reports} --threads {args.threads} --task {args.task}`; "
-                f"model `{model.name}` (random weights, {engine.info.size / 1e9:.2f} GB), {machine()}.\n\n"
+                f"model `{model.name}` (random weights, {engine.info.size / 1e9:.2f} GB), {at_start}, {load_at_end()}.\n\n"
                 f"{table}\n\n{summary}.")
         update_results("Overhead: DSPy program vs bare llama.cpp call", text)
 

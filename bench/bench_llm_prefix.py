@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench_llm_common import (
-    DEFAULT_MODEL, demo_frame, demo_reports, ensure_model, machine, make_lm, markdown_table, median, report_text, update_results,
+    DEFAULT_MODEL, load_at_end, demo_frame, demo_reports, ensure_model, machine, make_lm, markdown_table, median, report_text, update_results,
 )
 
 
@@ -118,10 +118,11 @@ def main() -> None:
     from incident_lens.task_files import find_task
 
     model = ensure_model(args.model, args.size)
+    at_start = machine()
     lm, engine = make_lm(model, threads=args.threads, n_ctx=8192)
     task = find_task(args.task)
     reports = demo_reports(task, args.reports, start=3000)
-    print(f"model {model.name}, threads {args.threads}, {machine()}", flush=True)
+    print(f"model {model.name}, threads {args.threads}, {at_start}", flush=True)
     header = ["program", "report", "sent tok", "shared prefix", "report-specific", "evaluated (engine)", "evaluated (llama.cpp perf)",
               "evaluated/specific", "output tok", "seconds"]
     rows, summaries = [], []
@@ -147,7 +148,7 @@ def main() -> None:
     print("\ngoal: evaluated/specific <= 1.10 (medians over reports 2..n; report 1 evaluates the shared prefix once)")
     if args.update_results:
         text = (f"`.venv/bin/python bench/bench_llm_prefix.py --reports {args.reports} --threads {args.threads} --task {args.task}`; "
-                f"model `{model.name}`, {machine()}.\n\n{summary}\n\nPer report:\n\n{markdown_table(header, rows)}\n\n"
+                f"model `{model.name}`, {at_start}, {load_at_end()}.\n\n{summary}\n\nPer report:\n\n{markdown_table(header, rows)}\n\n"
                 "Goal: evaluated tokens per report within 10 % of the report-specific part (ratio <= 1.10). "
                 "`evaluated (engine)` is the prompt length minus the prefix reused from the KV cache; "
                 "`evaluated (llama.cpp perf)` is llama.cpp's own count of prompt tokens decoded in batches.")

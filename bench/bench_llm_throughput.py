@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_llm_common import DEFAULT_MODEL, demo_frame, ensure_model, machine, markdown_table, update_results
+from bench_llm_common import DEFAULT_MODEL, load_at_end, demo_frame, ensure_model, machine, markdown_table, update_results
 
 
 def timed_run(settings, reports: Path, task, out: Path, program: str) -> dict:
@@ -51,8 +51,9 @@ def main() -> None:
     from incident_lens.task_files import find_task
 
     model = ensure_model(args.model, args.size)
+    at_start = machine()
     task = find_task(args.task)
-    print(f"model {model.name}, threads {args.threads}, {machine()}", flush=True)
+    print(f"model {model.name}, threads {args.threads}, {at_start}", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -75,7 +76,7 @@ def main() -> None:
     print("\n" + table + "\n\n" + line)
     if args.update_results:
         text = (f"`.venv/bin/python bench/bench_llm_throughput.py --reports {args.reports} --threads {args.threads} --task {args.task}`; "
-                f"model `{model.name}` (random weights), {machine()}.\n\n{table}\n\n{line}. "
+                f"model `{model.name}` (random weights), {at_start}, {load_at_end()}.\n\n{table}\n\n{line}. "
                 "Steady state excludes the first report, which evaluates the shared instructions once per run.")
         update_results("Throughput on 2 threads", text)
 
