@@ -54,7 +54,8 @@ def label(
     task: str = typer.Option(..., "--task", help="Task name (see `incident-lens tasks`) or task file."),
     out: Path = typer.Option(..., "--out", help="Output CSV: one row per report."),
     model: Optional[Path] = _MODEL,
-    program: str = typer.Option("zero-shot", "--program", help="zero-shot, rag, or a compiled program optimized/FILE.json."),
+    program: str = typer.Option("zero-shot", "--program", help="zero-shot, rag (needs an index built with --meta LABEL_COLUMN, "
+                                "and context room for the examples: --n-ctx 8192), or a compiled program optimized/FILE.json."),
     collection: str = typer.Option("incidents", "--collection", help="Index of labelled reports for --program rag."),
     k: int = typer.Option(4, "-k", help="Labelled neighbours shown to the model with --program rag."),
     resume: bool = _RESUME,
