@@ -201,6 +201,9 @@ def _evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | Non
             outcome = run_baseline(method, task, train, test, embedder, settings, tracker)
         else:
             outcome = run_program(method, task, train, test, embedder, settings, tracker, lm, result.warnings)
+        taken = {m.name for m in result.methods}
+        if outcome.name in taken:  # two compiled files with the same name in different folders
+            outcome.name = next(f"{outcome.name}#{n}" for n in range(2, len(taken) + 3) if f"{outcome.name}#{n}" not in taken)
         outcome.scores = score_predictions(task, test.labels, outcome.predictions, min_support=min_support, seed=settings.seed)
         result.methods.append(outcome)
     return result
