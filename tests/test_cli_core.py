@@ -27,7 +27,8 @@ def test_malformed_user_task_is_one_line_error(home):
     assert "Traceback" not in result.output
 
 
-def test_doctor_reports_versions_workspace_embedding_and_guards(home):
+def test_doctor_reports_versions_workspace_embedding_and_guards(home, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # long paths stay on one line
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     for expected in ("dspy", "chromadb", str(home), "all-MiniLM-L6-v2", "none configured", "active"):

@@ -147,7 +147,7 @@ def print_hits_table(hits, fields: list[str], date_field: str | None, title: str
         return [str(hit.rank), hit.id, *scores, *date, *(str(hit.metadata.get(f, "")) for f in shown)]
 
     if console.width < WIDE_TERMINAL:
-        console.print(f"[bold]{escape(title)}[/] ({mode}; {', '.join(numbers)})")
+        console.print(f"[bold]{escape(title)}[/] ({mode})  [dim]rank id {' '.join(numbers)} {'date ' if date_field else ''}{' '.join(shown)}[/]")
         for hit in hits:
             console.print("  " + "  ".join(escape(c) for c in cells(hit)), style="cyan", soft_wrap=True)
             console.print(Padding(escape(hit.snippet), (0, 0, 0, 6)))

