@@ -31,7 +31,7 @@ import pandas as pd
 from incident_lens.errors import UserError
 from retrieval.changes import IndexSummary, Plan, check_frame, pick_date_col, plan_changes, report_metadata
 from retrieval.chroma_ef import IncidentLensEmbeddingFunction
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, release_freed_memory
 from retrieval.filters import DATE_KEY, RESERVED_KEYS, parse_bound, where_fields
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.hits import Hit, Record
@@ -330,6 +330,8 @@ class IncidentIndex:
             done += len(part)
             if progress:
                 progress(done, total)
+        if plan.embed:
+            release_freed_memory()
         return plan
 
     def _prune(self, keep: set[str]) -> int:
