@@ -271,3 +271,17 @@ def test_answer_cut_off_by_max_tokens_is_an_error_row_not_a_repaired_answer(tiny
 def test_predict_one_without_a_model_says_how_to_configure_one():
     with dspy.context(lm=None), pytest.raises(UserError, match="build_lm"):
         predict_one(build_program(TASK), TASK, "The patient fell.")
+
+
+def test_compiled_program_for_another_task_is_refused_before_labelling(home, tiny_gguf, tmp_path):
+    from typer.testing import CliRunner
+
+    from incident_lens.cli import app
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "labels.csv"
+    result = CliRunner().invoke(app, ["label", str(repo / "data" / "gold" / "harm.csv"), "--task", "harm", "--model", str(tiny_gguf),
+                                      "--program", str(repo / "optimized" / "incident-type.json"), "--out", str(out), "--limit", "2"])
+    assert result.exit_code == 2, result.output
+    assert "incident-type.json" in result.output and "Traceback" not in result.output
+    assert not out.exists()

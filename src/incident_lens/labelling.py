@@ -301,17 +301,31 @@ def resolve_program(settings, task: Task, program: str, collection: str = "incid
     path = Path(program)
     if path.suffix.lower() != ".json" or not path.is_file():
         raise UserError(f"--program {program!r}: use zero-shot, rag, or the path of a compiled program (.json)")
+    return _load_compiled_program(settings, task, path, collection, k)
+
+
+def _load_compiled_program(settings, task: Task, path: Path, collection: str, k: int):
+    """A compiled file through the optimiser's loader: task, label set and model are checked against its
+    meta file, and a knn-compiled file keeps its pool of labelled demos."""
+    import programs as progs
+    from incident_lens.indexing import make_embedder
+    from incident_lens.optimising import load_compiled
+
     try:
         kind = progs.saved_program_kind(json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{path}: not a saved labelling program ({str(exc).splitlines()[0]})") from None
     index = open_rag_index(settings, task, collection) if kind == "rag" else None
     retriever = index_retriever(index, task) if index is not None else None
-    try:
-        module = progs.load_program(path, task, retriever=retriever, k=k)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise UserError(f"{path}: cannot be loaded for task '{task.name}' ({type(exc).__name__}); compile it for this task") from None
-    record = {"name": str(path), "kind": kind, "sha256": file_sha256(path), **({"collection": collection, "k": k} if index else {})}
+    model_sha = None
+    if settings.model_path is not None:
+        from incident_lens.gguf_info import inspect_gguf
+
+        model_sha = inspect_gguf(settings.model_path, settings.workspace.cache_dir).sha256
+    module, _meta, warnings = load_compiled(path, task, retriever=retriever, model_sha256=model_sha,
+                                            embedder=make_embedder(settings), k=k, workdir=settings.workspace.cache_dir)
+    record = {"name": str(path), "kind": kind, "sha256": file_sha256(path), "warnings": warnings,
+              **({"collection": collection, "k": k} if index else {})}
     return module, record, index
 
 
@@ -323,10 +337,12 @@ class BatchSummary:
     run_dir: Path
     counts: dict
     total: int
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        return f"{self.total} report(s): {counts}; results in {self.out}; manifest in {self.run_dir / 'manifest.json'}"
+        lines = [f"warning: {w}" for w in self.warnings]
+        return "\n".join([*lines, f"{self.total} report(s): {counts}; results in {self.out}; manifest in {self.run_dir / 'manifest.json'}"])
 
 
 def record_inputs(run, lm, reports, path: Path, task: Task | None) -> None:
@@ -395,7 +411,7 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
                     run.count("completion_tokens", result.completion_tokens)
                     if progress:
                         progress(n, len(todo))
-            return BatchSummary(out, run.dir, dict(run.counts), len(frame))
+            return BatchSummary(out, run.dir, dict(run.counts), len(frame), program_record.get("warnings", []))
     finally:
         if index is not None:
             index.close()

@@ -335,7 +335,8 @@ def check_meta(meta: dict | None, path: Path, task: Task, model_sha256: str | No
                         "re-run `incident-lens optimise`")
     warnings = []
     built_with = (meta.get("model") or {}).get("sha256")
-    if model_sha256 and built_with != model_sha256:
+    # A program compiled without a model (LabeledFewShot) has no model-specific scores to lose.
+    if model_sha256 and built_with and built_with != model_sha256:
         name = (meta.get("model") or {}).get("file") or "no model"
         warnings.append(f"{path}: compiled with {name} (sha256 {str(built_with)[:12]}), not the model in use; "
                         "its dev scores do not carry over")
