@@ -335,11 +335,9 @@ def check_meta(meta: dict | None, path: Path, task: Task, model_sha256: str | No
                         "re-run `incident-lens optimise`")
     warnings = []
     built_with = (meta.get("model") or {}).get("sha256")
-    # A program compiled without a model (LabeledFewShot) has no model-specific scores to lose.
-    if model_sha256 and built_with and built_with != model_sha256:
-        name = (meta.get("model") or {}).get("file") or "no model"
-        warnings.append(f"{path}: compiled with {name} (sha256 {str(built_with)[:12]}), not the model in use; "
-                        "its dev scores do not carry over")
+    if model_sha256 and built_with != model_sha256:
+        built = f"{(meta.get('model') or {}).get('file')} (sha256 {str(built_with)[:12]})" if built_with else "no model (demos only)"
+        warnings.append(f"{path}: compiled with {built}, not the model in use; its dev scores do not carry over")
     if task.sha256 and meta.get("task", {}).get("sha256") not in (None, task.sha256):
         warnings.append(f"{path}: the task file changed since it was compiled (label definitions may differ)")
     return warnings

@@ -45,12 +45,13 @@ class Workspace:
         return self
 
     def new_run_dir(self, command: str) -> Path:
-        """A fresh `runs/<UTC timestamp>-<command>/` folder; a suffix keeps same-second runs apart."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        base = self.runs_dir / f"{stamp}-{command}"
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-        path.mkdir(parents=True)
-        return path
+        """A fresh `runs/<UTC timestamp>-<command>/` folder."""
+        # Microseconds: runs started in the same second still sort by name in the order they started.
+        while True:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            path = self.runs_dir / f"{stamp}-{command}"
+            try:
+                path.mkdir(parents=True)
+                return path
+            except FileExistsError:
+                continue  # same microsecond as another process: take the next one
