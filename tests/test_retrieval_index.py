@@ -201,3 +201,20 @@ def test_a_second_writer_process_gets_a_busy_error(tmp_path, embedder):
         assert IncidentIndex.open(root, "incidents").count() == 2
     # Released on close: a new writer gets in.
     IncidentIndex.open(root, "incidents", embedder, writable=True).close()
+
+
+def test_chroma_itself_reopens_the_collection_with_our_registered_model(tmp_path, embedder):
+    import chromadb
+    from chromadb.config import Settings
+
+    from retrieval.chroma_ef import IncidentLensEmbeddingFunction
+
+    root = tmp_path / "index"
+    with IncidentIndex.open(root, "incidents", embedder, writable=True) as opened:
+        opened.add(frame(), meta_cols=META)
+    client = chromadb.PersistentClient(path=str(root / "incidents" / "chroma"), settings=Settings(anonymized_telemetry=False, allow_reset=False))
+    collection = client.get_collection("incidents")  # no embedding function given: Chroma rebuilds ours from its config
+    assert isinstance(collection.configuration["embedding_function"], IncidentLensEmbeddingFunction)
+    assert collection.configuration["hnsw"]["space"] == "cosine"
+    found = collection.query(query_texts=["enoxaparin given twice"], n_results=1)
+    assert found["ids"] == [["INC-2"]]
