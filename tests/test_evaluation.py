@@ -11,23 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from incident_lens.cli import app
+from topic_task import TASK
 
-TASK = """
-name = "topic"
-kind = "single"
-description = "What the incident was about."
-input_fields = ["description"]
-label_column = "topic"
-[[labels]]
-name = "fall"
-definition = "A fall."
-[[labels]]
-name = "medication"
-definition = "A medication error."
-[[labels]]
-name = "device"
-definition = "A device failure."
-"""
 
 PHRASES = {
     "fall": ["patient found on the floor beside the bed", "slipped in the bathroom and fell", "unwitnessed fall from a chair"],

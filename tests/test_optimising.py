@@ -18,23 +18,8 @@ from incident_lens.errors import UserError
 from incident_lens.hashing import file_sha256
 from incident_lens.optimising import OPTIMIZERS, NearestDemos, load_compiled, meta_path_for, optimise
 from incident_lens.task_files import load_task_file
+from topic_task import TASK
 
-TASK = """
-name = "topic"
-kind = "single"
-description = "What the incident was about."
-input_fields = ["description"]
-label_column = "topic"
-[[labels]]
-name = "fall"
-definition = "A fall."
-[[labels]]
-name = "medication"
-definition = "A medication error."
-[[labels]]
-name = "device"
-definition = "A device failure."
-"""
 PHRASES = {"fall": ["found on the floor", "slipped and fell"], "medication": ["insulin dose given twice", "dose omitted"],
            "device": ["pump alarm failed", "battery flat"]}
 
