@@ -32,11 +32,12 @@ import pandas as pd
 from incident_lens.errors import UserError
 from retrieval.changes import IndexSummary, Plan, check_frame, pick_date_col, plan_changes, report_metadata
 from retrieval.chroma_ef import IncidentLensEmbeddingFunction
-from retrieval.embedder import Embedder, release_freed_memory
+from retrieval.embedder import Embedder
 from retrieval.filters import DATE_KEY, RESERVED_KEYS, parse_bound, where_fields
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.hits import Hit, Record
 from retrieval.lexical import LexicalIndex
+from retrieval.memory import release_freed_memory, return_large_buffers_promptly
 from retrieval.snippets import best_snippet
 
 MODES = ("dense", "lexical", "hybrid")
@@ -272,13 +273,15 @@ class IncidentIndex:
             lock.release()
 
     def _build_lexical(self) -> LexicalIndex:
-        ids, texts = [], []
-        total = self.count()
-        for offset in range(0, total, self._max_batch):
-            page = self._collection.get(include=["documents"], limit=self._max_batch, offset=offset)
-            ids.extend(page["ids"])
-            texts.extend(page["documents"])
-        return LexicalIndex.build(ids, texts, state={"count": len(ids)})
+        def pages():
+            # Page by page, so the texts of the whole collection are never held at once.
+            for offset in range(0, self.count(), self._max_batch):
+                page = self._collection.get(include=["documents"], limit=self._max_batch, offset=offset)
+                yield page["ids"], page["documents"]
+
+        lexical = LexicalIndex.build_paged(pages())
+        lexical.state = {"count": len(lexical)}
+        return lexical
 
     def _build_and_save_lexical(self) -> LexicalIndex:
         lexical = self._build_lexical()
@@ -307,6 +310,7 @@ class IncidentIndex:
         if not self.writable:
             raise UserError(f"index '{self.collection_name}' was opened read-only; open it with writable=True to add reports")
         start = time.perf_counter()
+        return_large_buffers_promptly()
         meta_cols = list(dict.fromkeys(meta_cols))
         check_frame(frame, meta_cols)
         date_col, dayfirst = pick_date_col(frame, meta_cols, date_col)

@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from scipy import sparse
@@ -56,13 +57,30 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], state: dict | None = None) -> "LexicalIndex":
+        lexical = cls.build_paged([(list(ids), list(texts))])
+        lexical.state = state or {}
+        return lexical
+
+    @classmethod
+    def build_paged(cls, pages: Iterable[tuple[list[str], list[str]]]) -> "LexicalIndex":
+        """Built from (ids, texts) pages read one at a time: only the counts are kept, not the texts."""
         from sklearn.feature_extraction.text import CountVectorizer
 
-        ids = list(ids)
-        if not ids:
-            return cls(ids, {}, sparse.csc_matrix((0, 0), dtype=np.float32), np.zeros(0, np.float32), state or {})
+        ids: list[str] = []
+
+        def texts():
+            for page_ids, page_texts in pages:
+                ids.extend(page_ids)
+                yield from page_texts
+
         vectorizer = CountVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, dtype=np.float32)
-        tf = vectorizer.fit_transform(texts).tocsr()
+        try:
+            tf = vectorizer.fit_transform(texts()).tocsr()
+        except ValueError as exc:
+            if "empty vocabulary" not in str(exc):
+                raise
+            # No documents, or none with a word that is not a stop word: nothing can match.
+            return cls(ids, {}, sparse.csc_matrix((len(ids), 0), dtype=np.float32), np.zeros(0, np.float32), {})
         n_docs = tf.shape[0]
         lengths = np.asarray(tf.sum(axis=1)).ravel()
         avg_length = float(lengths.mean()) or 1.0
@@ -74,7 +92,7 @@ class LexicalIndex:
         data = tf.data * (K1 + 1) / (tf.data + per_entry_norm) * idf[tf.indices]
         weights = sparse.csr_matrix((data.astype(np.float32), tf.indices, tf.indptr), shape=tf.shape).tocsc()
         vocabulary = {term: int(col) for term, col in vectorizer.vocabulary_.items()}
-        return cls(ids, vocabulary, weights, idf, state or {})
+        return cls(ids, vocabulary, weights, idf, {})
 
     def __len__(self) -> int:
         return len(self.ids)

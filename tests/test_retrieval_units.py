@@ -70,6 +70,19 @@ def test_bm25_ranks_rare_exact_terms_and_round_trips(tmp_path):
     assert LexicalIndex.load(tmp_path / "bad.npz") is None
 
 
+def test_bm25_built_from_pages_equals_built_at_once():
+    import numpy as np
+
+    ids, texts = ["a", "b", "c", "d", "e"], ["warfarin omitted", "fall at night", "warfarin dose doubled", "fall, no harm", "the and of"]
+    pages = iter([(ids[:2], texts[:2]), (ids[2:4], texts[2:4]), (ids[4:], texts[4:])])
+    paged, whole = LexicalIndex.build_paged(pages), LexicalIndex.build(ids, texts)
+    assert paged.ids == ids and paged.vocabulary == whole.vocabulary
+    assert np.allclose(paged.scores("warfarin fall"), whole.scores("warfarin fall"))
+    # Only stop words anywhere: an index that matches nothing, not an error.
+    empty = LexicalIndex.build(["x", "y"], ["the and", "of"])
+    assert len(empty) == 2 and empty.search("the", k=3) == []
+
+
 def test_snippet_is_the_passage_with_the_query_terms():
     text = "Admitted for hip surgery. Observations stable overnight. " * 5 + "Enoxaparin 40 mg was given twice by mistake. Reported to pharmacy."
     lex = LexicalIndex.build(["x", "y"], [text, "another report about falls"])
@@ -101,3 +114,14 @@ def test_plan_changes_sorts_rows_into_new_changed_relabelled_unchanged():
     assert plan.embed == [0, 2] and plan.relabel == [3]
     assert plan.counts == {"added": 1, "updated": 1, "meta_updated": 1, "unchanged": 1}
     assert plan.wanted[3]["ward"] is None and plan.wanted[3]["harm"] == "none"  # None deletes the key in Chroma
+
+
+def test_memory_policy_is_set_on_linux_glibc():
+    import sys
+
+    from retrieval.memory import release_freed_memory, return_large_buffers_promptly
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc only")
+    assert return_large_buffers_promptly() is True
+    release_freed_memory()
