@@ -16,7 +16,8 @@ from incident_lens.cli import app
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
 from incident_lens.hashing import file_sha256
-from incident_lens.optimising import OPTIMIZERS, NearestDemos, load_compiled, meta_path_for, optimise
+from incident_lens.optimising import OPTIMIZERS, load_compiled, meta_path_for, optimise
+from programs import NearestDemos
 from incident_lens.task_files import load_task_file
 from topic_task import TASK
 

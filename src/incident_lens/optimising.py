@@ -29,6 +29,7 @@ from incident_lens.gold import GoldSet
 from incident_lens.metrics import score_predictions
 from incident_lens.provenance import library_versions
 from incident_lens.task_files import Task
+from programs.nearest_demos import NearestDemos
 
 OPTIMIZERS = ("labeled", "bootstrap", "random-search", "mipro-light", "knn")
 PROGRAM_KINDS = ("zero-shot", "rag")
@@ -102,40 +103,22 @@ class TrainRetriever:
 # ----------------------------------------------------------------------------------------------
 
 
-class NearestDemos(dspy.Module):
-    """A labeller whose demos are, for each report, the k most similar labelled train reports.
+class PoolIndex:
+    """`NearestDemos`' `find`: positions of the labelled pool's reports nearest to a report, from an index."""
 
-    DSPy's KNNFewShot re-bootstraps on every call and cannot be saved; this keeps the labelled pool in
-    the compiled file (under `nearest_demos`) and looks neighbours up in a Chroma index built from it.
-    """
-
-    def __init__(self, program, pool: list, k: int, embedder, workdir: Path | None = None):
-        super().__init__()
-        self.program = program
-        self.pool = list(pool)
-        self.k = k
+    def __init__(self, pool: list, embedder, workdir: Path | None = None):
         self._index = LabelledIndex(embedder, collection="demo-pool", workdir=workdir)
-        self._index.add([str(i) for i in range(len(self.pool))], [e.report for e in self.pool], list(range(len(self.pool))))
+        self._index.add([str(i) for i in range(len(pool))], [e.report for e in pool], list(range(len(pool))))
 
-    def forward(self, report: str, report_id: str | None = None):
-        chosen = [self.pool[position] for _, position in self._index.nearest(report, self.k)]
-        # A copy per call: the demos differ per report, and a shared program must not change under a thread.
-        program = self.program.deepcopy()
-        for predictor in program.predictors():
-            predictor.demos = chosen
-        return program(report=report, report_id=report_id) if _takes_report_id(program) else program(report=report)
-
-    def pool_state(self) -> dict:
-        return {"k": self.k, "pool": [dict(e.toDict()) for e in self.pool]}
+    def __call__(self, report: str, k: int) -> list[int]:
+        return [position for _, position in self._index.nearest(report, k)]
 
     def close(self) -> None:
         self._index.close()
 
 
-def _takes_report_id(program) -> bool:
-    from programs import RagLabeller
-
-    return isinstance(program, RagLabeller)
+def nearest_demos(program, pool: list, k: int, embedder, workdir: Path | None = None) -> NearestDemos:
+    return NearestDemos(program, pool, k, PoolIndex(pool, embedder, workdir))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -245,7 +228,7 @@ def compile_program(student, optimizer: str, params: dict, trainset: list, devse
         return dspy.MIPROv2(metric=metric, num_threads=1, seed=seed, **params).compile(
             student, trainset=trainset, valset=valset, minibatch_size=min(35, size))
     if optimizer == "knn":
-        return NearestDemos(student, trainset, params["k"], embedder, workdir=workdir)
+        return nearest_demos(student, trainset, params["k"], embedder, workdir=workdir)
     raise UserError(f"--optimizer {optimizer}: unknown; use one of {', '.join(OPTIMIZERS)}")
 
 
@@ -380,7 +363,7 @@ def load_compiled(path: Path, task: Task, retriever=None, model_sha256: str | No
     if NEAREST_KEY in state:
         nearest = state[NEAREST_KEY]
         pool = [dspy.Example(**demo).with_inputs("report") for demo in nearest["pool"]]
-        program = NearestDemos(program, pool, int(nearest["k"]), embedder, workdir=workdir)
+        program = nearest_demos(program, pool, int(nearest["k"]), embedder, workdir=workdir)
     return program, meta, warnings
 
 
