@@ -5,8 +5,10 @@ it with `onnxruntime.quantization.quantize_dynamic` in three ways, and encodes t
 narratives with each backend in one process (taking turns chunk by chunk, median of the repeats):
   torch              the project's `Embedder` (sentence-transformers), the reference
   onnx-fp32          the exported graph, not quantised
-  onnx-int8          int8 weights per output channel on every weight MatMul (36)
-  onnx-int8-tensor   int8 weights per tensor (what optimum's avx2/avx512_vnni configs do)
+  onnx-int8          int8 weights per output channel on every weight MatMul (36): optimum's
+                     avx2/avx512_vnni defaults, as sentence-transformers'
+                     export_dynamic_quantized_onnx_model uses them
+  onnx-int8-tensor   int8 weights with one scale per tensor
   onnx-int8-attn     per-channel int8 on the attention projections only; feed-forward kept fp32
 ONNX encoding: the model's own tokenizer.json, truncated at the model's max_seq_length, mean pooling
 over the attention mask, L2 normalisation. Agreement: 200 of the texts as queries against all of
