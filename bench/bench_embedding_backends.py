@@ -16,8 +16,8 @@ them (self excluded), top-10 by cosine, mean |torch top-10 & backend top-10| / 1
 first 100 texts encoded one at a time against the same texts encoded in batches.
 
 Usage: .venv/bin/python bench/bench_embedding_backends.py [--n 2000] [--repeats 3] [--start 0]
-Needs the `onnx` package (torch's exporter and the quantiser both import it; it is not a project
-dependency: `.venv/bin/pip install onnx`). Skips (exit 0) when ../shared/data is absent.
+Needs the `onnx` package (torch's exporter and the quantiser both import it): the project's `bench`
+extra, `.venv/bin/pip install -e '.[bench]'`. Skips (exit 0) when ../shared/data is absent.
 """
 
 from __future__ import annotations

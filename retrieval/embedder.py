@@ -11,11 +11,9 @@ costs no model load.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
-import sys
 from contextlib import contextmanager
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -54,26 +52,6 @@ def check_model_dir(model_path: Path) -> Path:
     if not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
         raise UserError(f"{model_path}: not a sentence-transformers model directory (no modules.json or config.json)")
     return model_path.absolute()
-
-
-@cache
-def _malloc_trim():
-    """glibc's malloc_trim, or None where there is none (not Linux, or a libc without it)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    return getattr(libc, "malloc_trim", None)
-
-
-def release_freed_memory() -> None:
-    """Give memory that torch has freed back to the OS. glibc keeps it otherwise: resident memory
-    grew ~25 MB per 512 VAERS reports embedded, and stayed flat with a trim after each chunk."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 @contextmanager

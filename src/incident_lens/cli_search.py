@@ -32,7 +32,13 @@ WIDE_TERMINAL = 120
 
 _COLLECTION = typer.Option("incidents", "--collection", help="Index name (one per dataset).")
 _EMBEDDING_MODEL = typer.Option(None, "--embedding-model", help="Local sentence-transformers directory (default: the one the index was built with, else all-MiniLM-L6-v2).")
-_EMBEDDING_BACKEND = typer.Option(None, "--embedding-backend", help="torch (default).")
+_EMBEDDING_BACKEND = typer.Option(None, "--embedding-backend", help="torch (the only one for now: int8 ONNX changed the neighbours, see bench/RESULTS.md).")
+_K = typer.Option(None, "-k", help="Number of results (default from settings: 10).")
+_WHERE = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold).")
+_SINCE = typer.Option(None, "--since", help="On or after this date (YYYY-MM-DD).")
+_UNTIL = typer.Option(None, "--until", help="On or before this date (YYYY-MM-DD).")
+_MODE = typer.Option(None, "--mode", help="dense, lexical or hybrid (default: hybrid).")
+_FORMAT = typer.Option("table", "--format", help="table, json or csv.")
 
 
 def index(
@@ -69,12 +75,12 @@ def index(
 def search(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="What happened, in words."),
-    k: Optional[int] = typer.Option(None, "-k", help="Number of results (default from settings: 10)."),
-    where: Optional[List[str]] = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold)."),
-    since: Optional[str] = typer.Option(None, "--since", help="On or after this date (YYYY-MM-DD)."),
-    until: Optional[str] = typer.Option(None, "--until", help="On or before this date (YYYY-MM-DD)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="dense, lexical or hybrid (default: hybrid)."),
-    output: str = typer.Option("table", "--format", help="table, json or csv."),
+    k: Optional[int] = _K,
+    where: Optional[List[str]] = _WHERE,
+    since: Optional[str] = _SINCE,
+    until: Optional[str] = _UNTIL,
+    mode: Optional[str] = _MODE,
+    output: str = _FORMAT,
     collection: str = _COLLECTION,
     embedding_model: Optional[Path] = _EMBEDDING_MODEL,
     embedding_backend: Optional[str] = _EMBEDDING_BACKEND,
@@ -88,12 +94,12 @@ def search(
 def similar(
     ctx: typer.Context,
     report_id: str = typer.Argument(..., metavar="ID", help="Id of an indexed report."),
-    k: Optional[int] = typer.Option(None, "-k", help="Number of results (default from settings: 10)."),
-    where: Optional[List[str]] = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold)."),
-    since: Optional[str] = typer.Option(None, "--since", help="On or after this date (YYYY-MM-DD)."),
-    until: Optional[str] = typer.Option(None, "--until", help="On or before this date (YYYY-MM-DD)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="dense, lexical or hybrid (default: hybrid)."),
-    output: str = typer.Option("table", "--format", help="table, json or csv."),
+    k: Optional[int] = _K,
+    where: Optional[List[str]] = _WHERE,
+    since: Optional[str] = _SINCE,
+    until: Optional[str] = _UNTIL,
+    mode: Optional[str] = _MODE,
+    output: str = _FORMAT,
     collection: str = _COLLECTION,
     embedding_model: Optional[Path] = _EMBEDDING_MODEL,
     embedding_backend: Optional[str] = _EMBEDDING_BACKEND,
