@@ -4,7 +4,7 @@ Usage: `return_large_buffers_promptly()` once before a long run; `release_freed_
 each chunk of it.
 
 Why: torch frees its activation buffers after every batch, but glibc keeps freed heap memory and,
-with several threads allocating (torch's workers, the Chroma writer), fragments it. Measured on
+with torch's worker threads and Chroma allocating in turn, fragments it. Measured on
 VAERS narratives (all-MiniLM-L6-v2, 2 cores): peak RSS over the start of indexing was 302 MiB for
 3,000 reports with a trim per chunk alone and rose with every chunk; with large buffers mmapped it
 was 170 MiB at 3,000 and 187 MiB at 9,000.

@@ -77,6 +77,17 @@ def test_changed_text_is_re_embedded_and_searchable_both_ways(index, counting):
     assert ids(index.query("catheter blocked", k=1, mode="dense")) == ["INC-3"]
 
 
+def test_repeated_text_is_embedded_once_and_stored_for_each_id(index, counting):
+    import numpy as np
+
+    copies = [(f"COPY-{n}", "2024-06-01", "Falls", "none", "Patient rolled out of bed onto a crash mat; no harm.") for n in range(3)]
+    summary = index.add(frame([*REPORTS, *copies]), meta_cols=META)
+    assert summary.added == 3 and counting.embedded == [copies[0][-1]]
+    stored = index._collection.get(ids=[c[0] for c in copies], include=["embeddings"])
+    assert len(stored["ids"]) == 3 and np.allclose(stored["embeddings"][0], stored["embeddings"][2])
+    assert set(ids(index.similar("COPY-0", k=2))) == {"COPY-1", "COPY-2"}
+
+
 def test_metadata_change_updates_without_embedding(index, counting):
     rows = list(REPORTS)
     rows[0] = ("INC-1", "2024-01-05", "Falls", "low", rows[0][4])
