@@ -45,6 +45,8 @@ DEFAULT_MODE = "hybrid"
 # at most one write). Padding to the longest text of a batch cost 7.4 % more token work than one
 # sort of all 63,766 VAERS narratives at 512 rows, 2.4 % at 2,048.
 CHUNK_ROWS = 2048
+# Documents read from Chroma per page when the BM25 index is rebuilt (memory grows with the page).
+LEXICAL_PAGE = 1000
 # Each side contributes this many candidates (at least) to the fusion.
 FUSION_DEPTH = 50
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
@@ -247,8 +249,8 @@ class IncidentIndex:
     def _build_lexical(self) -> LexicalIndex:
         def pages():
             # Page by page, so the texts of the whole collection are never held at once.
-            for offset in range(0, self.count(), self._max_batch):
-                page = self._collection.get(include=["documents"], limit=self._max_batch, offset=offset)
+            for offset in range(0, self.count(), LEXICAL_PAGE):
+                page = self._collection.get(include=["documents"], limit=LEXICAL_PAGE, offset=offset)
                 yield page["ids"], page["documents"]
 
         lexical = LexicalIndex.build_paged(pages())
