@@ -21,7 +21,7 @@ from incident_lens.workspace import Workspace
 
 TRACKED_PACKAGES = (
     "incident-lens", "dspy", "llama_cpp_python", "chromadb", "sentence-transformers", "torch",
-    "transformers", "gguf", "pandas", "scikit-learn", "rank-bm25", "numpy",
+    "transformers", "gguf", "pandas", "scikit-learn", "scipy", "numpy",
 )
 
 
