@@ -11,9 +11,10 @@ On disk, `<root>/<collection>/` holds `chroma/` (the Chroma store, cosine space)
 `index.json` (model, fields, counts; for people) and `write.lock`.
 
 Consistency of the two sides: Chroma is the store of record. Before its first change a writer
-creates `lexical.stale`; after all changes it rebuilds the BM25 index from the Chroma documents,
-saves it atomically and only then deletes the marker. So whenever the marker is absent the saved
-BM25 index matches Chroma; after a kill the marker stays, and the next open rebuilds it.
+creates `lexical.stale`; it edits the BM25 term counts in memory as it writes each report to Chroma,
+and after all changes saves them atomically and only then deletes the marker. So whenever the marker
+is absent the saved BM25 index matches Chroma; after a kill the marker stays, and the next open
+rebuilds the BM25 index from the Chroma documents.
 """
 
 from __future__ import annotations
@@ -36,16 +37,16 @@ from retrieval.filters import DATE_KEY, RESERVED_KEYS, parse_bound, where_fields
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.hits import Hit, Record
 from retrieval.lexical import LexicalIndex
-from retrieval.memory import release_freed_memory, return_large_buffers_promptly
+from retrieval.memory import release_freed_memory
 from retrieval.snippets import best_snippet
 
 MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
 # Rows planned, sorted by length and embedded together (written every few batches, so a kill loses
-# at most one write). Padding to the longest text of a batch cost 7.4 % more token work than one
-# sort of all 63,766 VAERS narratives at 512 rows, 2.4 % at 2,048.
-CHUNK_ROWS = 2048
-# Documents read from Chroma per page when the BM25 index is rebuilt (memory grows with the page).
+# at most one write). Padding to the longest text of a batch cost more token work than one sort of
+# all 63,766 VAERS narratives: 7.4 % at 512 rows, 2.4 % at 2,048, 0.9 % at 8,192.
+CHUNK_ROWS = 8192
+# Documents read from Chroma per page when the BM25 index is rebuilt after a kill (memory grows with the page).
 LEXICAL_PAGE = 1000
 # Each side contributes this many candidates (at least) to the fusion.
 FUSION_DEPTH = 50
@@ -221,12 +222,14 @@ class IncidentIndex:
     def lexical(self) -> LexicalIndex:
         """The BM25 index, loaded if its saved copy matches Chroma, else rebuilt from Chroma."""
         if self._lexical is None:
-            saved = None if self._stale_path.exists() else LexicalIndex.load(self._lexical_path)
-            if saved is not None and saved.state.get("count") == self.count():
-                self._lexical = saved
-            else:
-                self._lexical = self._rebuild_lexical()
+            self._lexical = self._saved_lexical() or self._rebuild_lexical()
         return self._lexical
+
+    def _saved_lexical(self) -> LexicalIndex | None:
+        if self._stale_path.exists():
+            return None
+        saved = LexicalIndex.load(self._lexical_path)
+        return saved if saved is not None and saved.state.get("count") == self.count() else None
 
     def _rebuild_lexical(self) -> LexicalIndex:
         """BM25 rebuilt from the Chroma documents. Saved (and the stale marker cleared) only under
@@ -253,12 +256,13 @@ class IncidentIndex:
                 page = self._collection.get(include=["documents"], limit=LEXICAL_PAGE, offset=offset)
                 yield page["ids"], page["documents"]
 
-        lexical = LexicalIndex.build_paged(pages())
-        lexical.state = {"count": len(lexical)}
-        return lexical
+        return LexicalIndex.build_paged(pages())
 
     def _build_and_save_lexical(self) -> LexicalIndex:
-        lexical = self._build_lexical()
+        return self._save_lexical(self._build_lexical())
+
+    def _save_lexical(self, lexical: LexicalIndex) -> LexicalIndex:
+        lexical.state = {"count": len(lexical)}
         lexical.save(self._lexical_path)
         self._stale_path.unlink(missing_ok=True)
         return lexical
@@ -284,7 +288,6 @@ class IncidentIndex:
         if not self.writable:
             raise UserError(f"index '{self.collection_name}' was opened read-only; open it with writable=True to add reports")
         start = time.perf_counter()
-        return_large_buffers_promptly()
         meta_cols = list(dict.fromkeys(meta_cols))
         check_frame(frame, meta_cols)
         date_col, dayfirst = pick_date_col(frame, meta_cols, date_col)
@@ -294,16 +297,15 @@ class IncidentIndex:
         total = len(rows)
         if progress:
             progress(0, total)
-        texts_changed = False
+        # Loaded, or rebuilt from Chroma (and saved) after a killed run left the marker.
+        lexical = self.lexical
         for begin in range(0, total, CHUNK_ROWS):
             plan = self._write_chunk(rows.iloc[begin : begin + CHUNK_ROWS], meta_cols, date_col, dayfirst, progress, begin, total)
-            texts_changed |= bool(plan.embed)
             counts = {key: counts[key] + plan.counts[key] for key in counts}
         pruned = self._prune(set(rows["id"].astype(str))) if prune else 0
-        # Also after a killed run that left the marker, even if this run found nothing to change.
-        if texts_changed or pruned or self._stale_path.exists() or not self._lexical_path.exists():
-            self._mark_stale()
-            self._lexical = self._rebuild_lexical()
+        if self._stale_path.exists():
+            # Chroma is the record: should the counts ever disagree with it, rebuild them from it.
+            self._lexical = self._save_lexical(lexical) if len(lexical) == self.count() else self._build_and_save_lexical()
         self._manifest["meta_fields"] = list(dict.fromkeys([*self._manifest.get("meta_fields", []), *meta_cols]))
         if date_col:
             self._manifest.update(date_field=date_col, date_dayfirst=dayfirst)
@@ -313,13 +315,11 @@ class IncidentIndex:
     def _mark_stale(self) -> None:
         if not self._stale_path.exists():
             self._stale_path.touch()
-            self._lexical = None
 
     def _write_chunk(self, chunk, meta_cols, date_col, dayfirst, progress, begin, total) -> Plan:
         ids = chunk["id"].astype(str).tolist()
         texts = chunk["text"].astype(str).tolist()
-        existing = self._collection.get(ids=ids, include=["metadatas"])
-        plan = plan_changes(ids, report_metadata(chunk, meta_cols, date_col, dayfirst), dict(zip(existing["ids"], existing["metadatas"])))
+        plan = plan_changes(ids, report_metadata(chunk, meta_cols, date_col, dayfirst), self._stored_metadata(ids))
         if plan.embed:
             self._mark_stale()
         if plan.relabel:
@@ -335,14 +335,23 @@ class IncidentIndex:
             vectors = self._encode_distinct([texts[i] for i in part])
             # Written before the next part is embedded, not beside it: on 2 cores a write thread
             # slowed torch's threads more than it overlapped (4,000 VAERS, one run each: 49.9 s vs 45.3 s).
-            self._collection.upsert(ids=[ids[i] for i in part], embeddings=vectors, documents=[texts[i] for i in part],
-                                    metadatas=[plan.wanted[i] for i in part])
+            part_ids, part_texts = [ids[i] for i in part], [texts[i] for i in part]
+            self._collection.upsert(ids=part_ids, embeddings=vectors, documents=part_texts, metadatas=[plan.wanted[i] for i in part])
+            self.lexical.upsert(part_ids, part_texts)
+            release_freed_memory()
             done += len(part)
             if progress:
                 progress(done, total)
-        if plan.embed:
-            release_freed_memory()
         return plan
+
+    def _stored_metadata(self, ids: list[str]) -> dict[str, dict]:
+        """id -> stored metadata of those `ids` already in the index (read in pieces: Chroma's
+        SQLite refuses a query with too many ids)."""
+        stored: dict[str, dict] = {}
+        for begin in range(0, len(ids), self._max_batch):
+            found = self._collection.get(ids=ids[begin : begin + self._max_batch], include=["metadatas"])
+            stored.update(zip(found["ids"], found["metadatas"]))
+        return stored
 
     def _encode_distinct(self, texts: list[str]) -> np.ndarray:
         """Each distinct text embedded once: templated reports repeat (2.2 % of VAERS narratives)."""
@@ -357,6 +366,7 @@ class IncidentIndex:
         stale = [i for i in self.ids() if i not in keep]
         if stale:
             self._mark_stale()
+            self.lexical.remove(stale)
         for begin in range(0, len(stale), self._max_batch):
             self._collection.delete(ids=stale[begin : begin + self._max_batch])
         return len(stale)

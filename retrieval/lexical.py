@@ -1,9 +1,10 @@
 """Lexical side of the index: BM25 over word tokens, as one sparse matrix saved in one file.
 
-Usage: `lex = LexicalIndex.build(ids, texts)`; `lex.search("enoxaparin", k=10)` -> [(id, score)];
-`lex.save(path)` (atomic) / `LexicalIndex.load(path)`.
-It is rebuilt from the Chroma documents, never edited in place: see `index.py` for how the two
-stay in step. Scoring is Lucene's BM25; a query costs one sparse column slice and a sum.
+Usage: `lex = LexicalIndex.build(ids, texts)`; `lex.upsert(ids, texts)`, `lex.remove(ids)`;
+`lex.search("enoxaparin", k=10)` -> [(id, score)]; `lex.save(path)` (atomic) / `LexicalIndex.load(path)`.
+What is kept (and saved) are each document's raw term counts, so a new or changed report costs
+only its own tokens, never a pass over the others; see `index.py` for how it stays in step with
+Chroma. Scoring is Lucene's BM25; a query costs one sparse column slice and a sum.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +22,8 @@ from scipy import sparse
 # Lucene/Elasticsearch defaults.
 K1 = 1.2
 B = 0.75
-FORMAT = 1
+# 2: raw term counts (1 held BM25 weights, and is rebuilt from Chroma on open).
+FORMAT = 2
 _TOKEN = re.compile(r"(?u)\b\w+\b")
 # Lucene's English stop words: in a long query they would otherwise outvote the content words.
 STOP_WORDS = frozenset(
@@ -47,55 +49,145 @@ def tokenize(text: str) -> list[str]:
     return [_singular(t) for t in _TOKEN.findall(text.lower()) if t not in STOP_WORDS]
 
 
-@dataclass
 class LexicalIndex:
-    ids: list[str]
-    vocabulary: dict[str, int]
-    weights: sparse.csc_matrix  # documents x terms, BM25 weight of each term in each document
-    idf: np.ndarray
-    state: dict  # what it was built from (see IncidentIndex), checked on open
+    """BM25 over the raw term counts of each document. Counts, not weights, are kept: the weights
+    depend on every document (through idf and the mean length), so they are derived again, in one
+    vectorised pass, when a search first needs them after an edit."""
+
+    def __init__(self, ids: list[str], vocabulary: dict[str, int], counts: sparse.csr_matrix, state: dict | None = None):
+        self._ids = list(ids)
+        self.vocabulary = vocabulary  # term -> column
+        self._counts = counts  # documents x terms, how often each term occurs in each document
+        self.state = dict(state or {})  # what it was built from (see IncidentIndex), checked on open
+        # Edits not yet applied to the matrix: appended blocks of rows (with their ids) and dropped rows.
+        self._pending: list[tuple[list[str], sparse.csr_matrix]] = []
+        self._dropped: set[int] = set()
+        self._row_of: dict[str, int] | None = None
+        self._bm25: tuple[sparse.csc_matrix, np.ndarray] | None = None
+
+    @classmethod
+    def empty(cls, state: dict | None = None) -> "LexicalIndex":
+        return cls([], {}, sparse.csr_matrix((0, 0), dtype=np.float32), state)
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], state: dict | None = None) -> "LexicalIndex":
-        lexical = cls.build_paged([(list(ids), list(texts))])
-        lexical.state = state or {}
-        return lexical
+        return cls.build_paged([(list(ids), list(texts))], state)
 
     @classmethod
-    def build_paged(cls, pages: Iterable[tuple[list[str], list[str]]]) -> "LexicalIndex":
+    def build_paged(cls, pages: Iterable[tuple[list[str], list[str]]], state: dict | None = None) -> "LexicalIndex":
         """Built from (ids, texts) pages read one at a time: only the counts are kept, not the texts."""
-        from sklearn.feature_extraction.text import CountVectorizer
+        lexical = cls.empty(state)
+        for page_ids, page_texts in pages:
+            lexical.upsert(page_ids, page_texts)
+        lexical._settle()
+        return lexical
 
-        ids: list[str] = []
+    # --- editing ---------------------------------------------------------------------------------
 
-        def texts():
-            for page_ids, page_texts in pages:
-                ids.extend(page_ids)
-                yield from page_texts
+    def upsert(self, ids: list[str], texts: list[str]) -> None:
+        """Add these documents; an id already present has its old text replaced."""
+        self.remove(ids)
+        row_of = self._rows()
+        first = self._n_rows()
+        for offset, doc_id in enumerate(ids):
+            row_of[doc_id] = first + offset
+        self._pending.append((list(ids), self._count(texts)))
+        self._bm25 = None
 
-        vectorizer = CountVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, dtype=np.float32)
-        try:
-            tf = vectorizer.fit_transform(texts()).tocsr()
-        except ValueError as exc:
-            if "empty vocabulary" not in str(exc):
-                raise
-            # No documents, or none with a word that is not a stop word: nothing can match.
-            return cls(ids, {}, sparse.csc_matrix((len(ids), 0), dtype=np.float32), np.zeros(0, np.float32), {})
-        n_docs = tf.shape[0]
-        lengths = np.asarray(tf.sum(axis=1)).ravel()
-        avg_length = float(lengths.mean()) or 1.0
-        df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        # Per non-zero: tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len)), times idf.
-        row_norm = K1 * (1 - B + B * lengths / avg_length)
-        per_entry_norm = np.repeat(row_norm, np.diff(tf.indptr))
-        data = tf.data * (K1 + 1) / (tf.data + per_entry_norm) * idf[tf.indices]
-        weights = sparse.csr_matrix((data.astype(np.float32), tf.indices, tf.indptr), shape=tf.shape).tocsc()
-        vocabulary = {term: int(col) for term, col in vectorizer.vocabulary_.items()}
-        return cls(ids, vocabulary, weights, idf, {})
+    def remove(self, ids: Iterable[str]) -> None:
+        """Drop these documents (ids not present are ignored)."""
+        row_of = self._rows()
+        for doc_id in ids:
+            row = row_of.pop(doc_id, None)
+            if row is not None:
+                self._dropped.add(row)
+                self._bm25 = None
+
+    def _rows(self) -> dict[str, int]:
+        if self._row_of is None:
+            self._row_of = {doc_id: row for row, doc_id in enumerate(self._ids)}
+        return self._row_of
+
+    def _n_rows(self) -> int:
+        return len(self._ids) + sum(len(page_ids) for page_ids, _ in self._pending)
+
+    def _count(self, texts: list[str]) -> sparse.csr_matrix:
+        """One row of term counts per text; a term never seen before gets a new column."""
+        vocabulary = self.vocabulary
+        indices: list[int] = []
+        data: list[int] = []
+        indptr = [0]
+        for text in texts:
+            counts = Counter(vocabulary.setdefault(term, len(vocabulary)) for term in tokenize(text))
+            indices.extend(counts.keys())
+            data.extend(counts.values())
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            shape=(len(texts), len(vocabulary)),
+        )
+
+    def _settle(self) -> None:
+        """Apply the pending edits: one count matrix, without dropped rows or terms no document has."""
+        if not self._pending and not self._dropped:
+            return
+        n_terms = len(self.vocabulary)
+        blocks = [_widen(block, n_terms) for block in [self._counts, *(block for _, block in self._pending)]]
+        ids = self._ids + [doc_id for page_ids, _ in self._pending for doc_id in page_ids]
+        counts = sparse.vstack(blocks, format="csr", dtype=np.float32)
+        if self._dropped:
+            keep = np.ones(len(ids), dtype=bool)
+            keep[list(self._dropped)] = False
+            counts = counts[keep]
+            ids = [doc_id for doc_id, kept in zip(ids, keep) if kept]
+        used = np.bincount(counts.indices, minlength=n_terms) > 0
+        if not used.all():
+            column = (np.cumsum(used) - 1).astype(np.int32)
+            counts = sparse.csr_matrix((counts.data, column[counts.indices], counts.indptr), shape=(len(ids), int(used.sum())))
+            self.vocabulary = {term: int(column[col]) for term, col in self.vocabulary.items() if used[col]}
+        self._ids, self._counts = ids, counts
+        self._pending, self._dropped, self._row_of, self._bm25 = [], set(), None, None
+
+    # --- searching -------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self._n_rows() - len(self._dropped)
+
+    @property
+    def ids(self) -> list[str]:
+        """Document ids, in row order."""
+        self._settle()
+        return self._ids
+
+    @property
+    def counts(self) -> sparse.csr_matrix:
+        self._settle()
+        return self._counts
+
+    @property
+    def weights(self) -> sparse.csc_matrix:
+        """documents x terms, the BM25 weight of each term in each document."""
+        return self._weights_and_idf()[0]
+
+    @property
+    def idf(self) -> np.ndarray:
+        return self._weights_and_idf()[1]
+
+    def _weights_and_idf(self) -> tuple[sparse.csc_matrix, np.ndarray]:
+        if self._bm25 is None:
+            tf = self.counts
+            n_docs = tf.shape[0]
+            lengths = np.asarray(tf.sum(axis=1)).ravel()
+            avg_length = float(lengths.mean()) if n_docs else 0.0
+            df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
+            idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+            # Per non-zero: tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len)), times idf.
+            row_norm = K1 * (1 - B + B * lengths / (avg_length or 1.0))
+            per_entry_norm = np.repeat(row_norm, np.diff(tf.indptr))
+            data = tf.data * (K1 + 1) / (tf.data + per_entry_norm) * idf[tf.indices]
+            weights = sparse.csr_matrix((data.astype(np.float32), tf.indices, tf.indptr), shape=tf.shape).tocsc()
+            self._bm25 = (weights, idf)
+        return self._bm25
 
     def term_ids(self, text: str) -> np.ndarray:
         return np.array(sorted({self.vocabulary[t] for t in tokenize(text) if t in self.vocabulary}), dtype=np.int64)
@@ -127,6 +219,7 @@ class LexicalIndex:
     def save(self, path: Path) -> None:
         """One .npz written beside and renamed over the old one: a reader sees old or new, never half."""
         path = Path(path)
+        counts = self.counts
         terms = [""] * len(self.vocabulary)
         for term, col in self.vocabulary.items():
             terms[col] = term
@@ -135,8 +228,7 @@ class LexicalIndex:
             np.savez(
                 handle,
                 format=np.array(FORMAT),
-                data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
-                shape=np.array(self.weights.shape), idf=self.idf,
+                data=counts.data, indices=counts.indices, indptr=counts.indptr, shape=np.array(counts.shape),
                 ids=_json_bytes(self.ids), terms=_json_bytes(terms), state=_json_bytes(self.state),
             )
             handle.flush()
@@ -150,12 +242,17 @@ class LexicalIndex:
             with np.load(Path(path), allow_pickle=False) as npz:
                 if int(npz["format"]) != FORMAT:
                     return None
-                weights = sparse.csc_matrix((npz["data"], npz["indices"], npz["indptr"]), shape=tuple(npz["shape"]))
+                counts = sparse.csr_matrix((npz["data"], npz["indices"], npz["indptr"]), shape=tuple(npz["shape"]))
                 terms = _from_json_bytes(npz["terms"])
-                return cls(_from_json_bytes(npz["ids"]), {t: i for i, t in enumerate(terms)}, weights, npz["idf"], _from_json_bytes(npz["state"]))
+                return cls(_from_json_bytes(npz["ids"]), {t: i for i, t in enumerate(terms)}, counts, _from_json_bytes(npz["state"]))
         except (OSError, KeyError, ValueError):
             # A missing or damaged file is rebuilt from Chroma by the caller; never fatal.
             return None
+
+
+def _widen(block: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
+    """The same rows with `n_terms` columns (terms added after the block was counted occur in none of them)."""
+    return sparse.csr_matrix((block.data, block.indices, block.indptr), shape=(block.shape[0], n_terms))
 
 
 def _json_bytes(value) -> np.ndarray:

@@ -13,6 +13,7 @@ import pytest
 from incident_lens.errors import UserError
 from retrieval.embedder import Embedder, default_model_path
 from retrieval.index import IncidentIndex
+from retrieval.lexical import LexicalIndex
 
 REPORTS = [
     ("INC-1", "2024-01-05", "Falls", "none", "Patient found on the floor beside the bed at night; unwitnessed fall, no injury."),
@@ -147,6 +148,17 @@ def test_similar_excludes_the_report_itself(index):
 def test_labelled_neighbours_for_the_rag_labeller(index):
     hits = index.query(REPORTS[0][4], k=2, where={"category": {"$ne": ""}}, exclude_ids={"INC-1"})
     assert "INC-1" not in ids(hits) and hits[0].metadata["category"] == "Falls"
+
+
+def test_bm25_kept_in_step_equals_one_rebuilt_from_chroma(index):
+    rows = [*REPORTS[1:], ("INC-7", "2024-06-01", "Falls", "none", "Patient fell from a commode; skin tear to the left arm.")]
+    rows[1] = rows[1][:4] + ("Central venous catheter occluded; alteplase instilled to clear it.",)
+    index.add(frame(rows), meta_cols=META, prune=True)  # one added, one changed, INC-1 pruned
+    saved = LexicalIndex.load(index.dir / "lexical.npz")
+    rebuilt = index._build_lexical()
+    assert sorted(saved.ids) == sorted(rebuilt.ids) == sorted(r[0] for r in rows)
+    for query in ("alteplase catheter", "fell from bed", "Hickman line", "insulin omitted"):
+        assert dict(zip(saved.ids, saved.scores(query))) == pytest.approx(dict(zip(rebuilt.ids, rebuilt.scores(query))))
 
 
 def test_reopen_read_only_without_model_and_lexical_rebuilt_after_crash(tmp_path, embedder):

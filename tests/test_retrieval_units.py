@@ -83,6 +83,23 @@ def test_bm25_built_from_pages_equals_built_at_once():
     assert len(empty) == 2 and empty.search("the", k=3) == []
 
 
+def test_bm25_edited_in_place_equals_built_from_the_final_texts(tmp_path):
+    import numpy as np
+
+    lex = LexicalIndex.build(["a", "b", "c"], ["warfarin omitted", "fall at night", "hickman line occluded"])
+    lex.upsert(["b", "d"], ["fall from chair, wrist fracture", "warfarin dose doubled"])  # b replaced, d added
+    lex.remove(["c", "zzz"])  # the only report with "hickman"; an unknown id is ignored
+    lex.save(tmp_path / "lex.npz")
+    edited = LexicalIndex.load(tmp_path / "lex.npz")
+    fresh = LexicalIndex.build(["a", "b", "d"], ["warfarin omitted", "fall from chair, wrist fracture", "warfarin dose doubled"])
+    assert len(edited) == 3 and sorted(edited.ids) == ["a", "b", "d"]
+    assert "hickman" not in edited.vocabulary and "night" not in edited.vocabulary  # terms no report has are dropped
+    query = "warfarin fall wrist night"
+    by_id = lambda lx: dict(zip(lx.ids, lx.scores(query)))  # noqa: E731
+    assert by_id(edited) == pytest.approx(by_id(fresh))
+    assert edited.search("hickman", k=3) == []
+
+
 def test_snippet_is_the_passage_with_the_query_terms():
     text = "Admitted for hip surgery. Observations stable overnight. " * 5 + "Enoxaparin 40 mg was given twice by mistake. Reported to pharmacy."
     lex = LexicalIndex.build(["x", "y"], [text, "another report about falls"])
@@ -116,12 +133,25 @@ def test_plan_changes_sorts_rows_into_new_changed_relabelled_unchanged():
     assert plan.wanted[3]["ward"] is None and plan.wanted[3]["harm"] == "none"  # None deletes the key in Chroma
 
 
-def test_memory_policy_is_set_on_linux_glibc():
+def test_freed_heap_memory_goes_back_to_the_os():
     import sys
+    from pathlib import Path
 
-    from retrieval.memory import release_freed_memory, return_large_buffers_promptly
+    from retrieval.memory import release_freed_memory
 
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or not release_freed_memory():
         pytest.skip("glibc only")
-    assert return_large_buffers_promptly() is True
+
+    def resident_mib() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+    # 64 KiB blocks live on the heap (under glibc's mmap threshold); the last one, kept, pins the
+    # top of the heap, so freeing the others alone leaves them resident.
+    blocks = [bytearray(64 * 1024) for _ in range(3200)]
+    pin = blocks[-1]
+    del blocks
+    before = resident_mib()
     release_freed_memory()
+    assert before - resident_mib() > 100
+    assert len(pin) == 64 * 1024
