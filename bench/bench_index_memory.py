@@ -1,0 +1,93 @@
+"""Resident memory while indexing VAERS narratives, read as the run goes: is the peak flat as the corpus grows?
+
+One `IncidentIndex.add` of the first N narratives into a fresh index, in this process, with the model
+loaded and warmed first. Every --every reports it prints resident memory and the peak so far, both
+over the start of `add`. `--allocator` runs the same with another policy for torch's freed buffers,
+to compare against (each variant in its own process: run the script once per variant):
+  step-trim  what the index does: glibc `malloc_trim` after every step (a few batches embedded and written)
+  none       no trimming at all
+  mmap-8mib  no trimming; every buffer of 8 MiB or more in its own mapping (`mallopt(M_MMAP_THRESHOLD)`)
+
+Usage: .venv/bin/python bench/bench_index_memory.py [--n 16000] [--every 2048] [--allocator step-trim]
+Skips (exit 0) when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VAERS = Path("vaers") / "vaers_1990_1996.csv"
+META = ["RECVDATE", "STATE", "SEX", "DIED", "HOSPITAL"]
+_M_MMAP_THRESHOLD = -3  # glibc malloc.h
+
+
+def _status_mib(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def _set_allocator(name: str) -> None:
+    import retrieval.index
+
+    if name == "step-trim":
+        return
+    retrieval.index.release_freed_memory = lambda: False
+    if name == "mmap-8mib":
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 8 * 2**20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--n", type=int, default=16000)
+    parser.add_argument("--every", type=int, default=2048)
+    parser.add_argument("--allocator", choices=("step-trim", "none", "mmap-8mib"), default="step-trim")
+    args = parser.parse_args()
+    path = args.data / VAERS
+    if not path.is_file():
+        print(f"skipped: {path} not found")
+        return 0
+    from incident_lens.reports import load_reports
+    from retrieval.embedder import Embedder
+    from retrieval.index import IncidentIndex
+
+    _set_allocator(args.allocator)
+    embedder = Embedder()
+    embedder.encode(["warm up"])
+    frame = load_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID").frame.head(args.n)
+    marks: list[tuple[int, float, float]] = []
+
+    def progress(done: int, total: int) -> None:
+        if done and (done // args.every > len(marks) or done == total):
+            marks.append((done, _status_mib("VmRSS") - start_rss, _status_mib("VmHWM") - start_rss))
+
+    # Peak reset to the present, so the file read and model load before it do not count.
+    Path("/proc/self/clear_refs").write_text("5")
+    start_rss = _status_mib("VmRSS")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, IncidentIndex.open(Path(tmp), "vaers", embedder, writable=True) as index:
+        index.add(frame, meta_cols=META, progress=progress)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"\n{len(frame)} VAERS narratives, allocator {args.allocator}: {seconds:.1f} s wall, "
+          f"{after.ru_utime - usage.ru_utime:.1f} s user CPU, {after.ru_stime - usage.ru_stime:.1f} s system CPU, "
+          f"{after.ru_minflt - usage.ru_minflt} page faults; memory over the start of indexing ({start_rss:.0f} MiB)")
+    print("| reports done | resident MiB | peak so far MiB |")
+    print("|---|---|---|")
+    for done, rss, peak in marks:
+        print(f"| {done} | {rss:.0f} | {peak:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
