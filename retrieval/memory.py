@@ -7,8 +7,8 @@ resident, and with Chroma's allocations landing between torch's buffers the heap
 grows; `malloc_trim` hands the free pages in the middle of the heap back to the OS. Measured on
 VAERS narratives (all-MiniLM-L6-v2, 2 cores, 16,000 reports, 128-report steps; bench/RESULTS.md):
 peak RSS over the start 502 MiB with no trimming inside a 2,048-report chunk, 323 MiB with every
-buffer of 8 MiB and more in its own mapping (the fix before this one: 3x the page faults of
-trimming, about 10 % more time), 299 MiB trimming after every step.
+buffer of 8 MiB and more in its own mapping (the fix before this one: 3-4x the page faults of
+trimming and twice its system CPU time), 299 MiB trimming after every step.
 """
 
 from __future__ import annotations
