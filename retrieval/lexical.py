@@ -56,7 +56,7 @@ class LexicalIndex:
 
     def __init__(self, ids: list[str], vocabulary: dict[str, int], counts: sparse.csr_matrix, state: dict | None = None):
         self._ids = list(ids)
-        self.vocabulary = vocabulary  # term -> column
+        self._vocabulary = vocabulary  # term -> column
         self._counts = counts  # documents x terms, how often each term occurs in each document
         self.state = dict(state or {})  # what it was built from (see IncidentIndex), checked on open
         # Edits not yet applied to the matrix: appended blocks of rows (with their ids) and dropped rows.
@@ -113,7 +113,7 @@ class LexicalIndex:
 
     def _count(self, texts: list[str]) -> sparse.csr_matrix:
         """One row of term counts per text; a term never seen before gets a new column."""
-        vocabulary = self.vocabulary
+        vocabulary = self._vocabulary
         indices: list[int] = []
         data: list[int] = []
         indptr = [0]
@@ -131,7 +131,7 @@ class LexicalIndex:
         """Apply the pending edits: one count matrix, without dropped rows or terms no document has."""
         if not self._pending and not self._dropped:
             return
-        n_terms = len(self.vocabulary)
+        n_terms = len(self._vocabulary)
         blocks = [_widen(block, n_terms) for block in [self._counts, *(block for _, block in self._pending)]]
         ids = self._ids + [doc_id for page_ids, _ in self._pending for doc_id in page_ids]
         counts = sparse.vstack(blocks, format="csr", dtype=np.float32)
@@ -144,7 +144,7 @@ class LexicalIndex:
         if not used.all():
             column = (np.cumsum(used) - 1).astype(np.int32)
             counts = sparse.csr_matrix((counts.data, column[counts.indices], counts.indptr), shape=(len(ids), int(used.sum())))
-            self.vocabulary = {term: int(column[col]) for term, col in self.vocabulary.items() if used[col]}
+            self._vocabulary = {term: int(column[col]) for term, col in self._vocabulary.items() if used[col]}
         self._ids, self._counts = ids, counts
         self._pending, self._dropped, self._row_of, self._bm25 = [], set(), None, None
 
@@ -158,6 +158,12 @@ class LexicalIndex:
         """Document ids, in row order."""
         self._settle()
         return self._ids
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """term -> column of `counts` and `weights`."""
+        self._settle()
+        return self._vocabulary
 
     @property
     def counts(self) -> sparse.csr_matrix:

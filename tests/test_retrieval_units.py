@@ -89,12 +89,14 @@ def test_bm25_edited_in_place_equals_built_from_the_final_texts(tmp_path):
     lex = LexicalIndex.build(["a", "b", "c"], ["warfarin omitted", "fall at night", "hickman line occluded"])
     lex.upsert(["b", "d"], ["fall from chair, wrist fracture", "warfarin dose doubled"])  # b replaced, d added
     lex.remove(["c", "zzz"])  # the only report with "hickman"; an unknown id is ignored
+    fresh = LexicalIndex.build(["a", "b", "d"], ["warfarin omitted", "fall from chair, wrist fracture", "warfarin dose doubled"])
+    query = "warfarin fall wrist night"
+    scores = lex.scores(query)  # searched straight after the edits, before anything else settles them
+    assert dict(zip(lex.ids, scores)) == pytest.approx(dict(zip(fresh.ids, fresh.scores(query))))
     lex.save(tmp_path / "lex.npz")
     edited = LexicalIndex.load(tmp_path / "lex.npz")
-    fresh = LexicalIndex.build(["a", "b", "d"], ["warfarin omitted", "fall from chair, wrist fracture", "warfarin dose doubled"])
     assert len(edited) == 3 and sorted(edited.ids) == ["a", "b", "d"]
     assert "hickman" not in edited.vocabulary and "night" not in edited.vocabulary  # terms no report has are dropped
-    query = "warfarin fall wrist night"
     by_id = lambda lx: dict(zip(lx.ids, lx.scores(query)))  # noqa: E731
     assert by_id(edited) == pytest.approx(by_id(fresh))
     assert edited.search("hickman", k=3) == []
