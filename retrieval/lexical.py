@@ -88,7 +88,7 @@ class LexicalIndex:
         """Add these documents; an id already present has its old text replaced."""
         self.remove(ids)
         row_of = self._rows()
-        first = self._n_rows()
+        first = len(row_of) + len(self._dropped)  # rows so far, live or dropped
         for offset, doc_id in enumerate(ids):
             row_of[doc_id] = first + offset
         self._pending.append((list(ids), self._count(texts)))
@@ -107,9 +107,6 @@ class LexicalIndex:
         if self._row_of is None:
             self._row_of = {doc_id: row for row, doc_id in enumerate(self._ids)}
         return self._row_of
-
-    def _n_rows(self) -> int:
-        return len(self._ids) + sum(len(page_ids) for page_ids, _ in self._pending)
 
     def _count(self, texts: list[str]) -> sparse.csr_matrix:
         """One row of term counts per text; a term never seen before gets a new column."""
@@ -151,7 +148,7 @@ class LexicalIndex:
     # --- searching -------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._n_rows() - len(self._dropped)
+        return len(self._rows())
 
     @property
     def ids(self) -> list[str]:
