@@ -56,14 +56,14 @@ def main() -> int:
     if not path.is_file():
         print(f"skipped: {path} not found")
         return 0
-    from incident_lens.reports import load_reports
+    from incident_lens.reports import open_reports
     from retrieval.embedder import Embedder
     from retrieval.index import IncidentIndex
 
     _set_allocator(args.allocator)
     embedder = Embedder()
     embedder.encode(["warm up"])
-    frame = load_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID").frame.head(args.n)
+    reports = open_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID", limit=args.n)  # checked here, streamed by add
     marks: list[tuple[int, float, float]] = []
 
     def progress(done: int, total: int) -> None:
@@ -76,10 +76,10 @@ def main() -> int:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, IncidentIndex.open(Path(tmp), "vaers", embedder, writable=True) as index:
-        index.add(frame, meta_cols=META, progress=progress)
+        index.add(reports, meta_cols=META, progress=progress)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
-    print(f"\n{len(frame)} VAERS narratives, allocator {args.allocator}: {seconds:.1f} s wall, "
+    print(f"\n{len(reports)} VAERS narratives, allocator {args.allocator}: {seconds:.1f} s wall, "
           f"{after.ru_utime - usage.ru_utime:.1f} s user CPU, {after.ru_stime - usage.ru_stime:.1f} s system CPU, "
           f"{after.ru_minflt - usage.ru_minflt} page faults; memory over the start of indexing ({start_rss:.0f} MiB)")
     print("| reports done | resident MiB | peak so far MiB |")

@@ -1,7 +1,7 @@
 """Indexing throughput, peak memory and query latency on VAERS narratives.
 
 For each size N: (a) bare `SentenceTransformer.encode` of the N texts, (b) the whole index pipeline
-(read the file, hash, embed, write Chroma, rebuild BM25, record) into a fresh index; each in its
+(check the file, then stream it a chunk at a time: hash, embed, write Chroma and BM25) into a fresh index; each in its
 own process, so peak memory is that run's alone. Model loading is outside both timings. Then, on
 the largest index, warm query latency (embedding the query included) for each mode.
 
@@ -73,11 +73,13 @@ def child_pipeline(path: Path, batch_size: int, home: Path, queries: Path | None
     embedder.encode(["warm up"])
     before = _memory()
     start, cpu = time.perf_counter(), _cpu_seconds()
-    frame = _reports(path).frame
+    from incident_lens.reports import open_reports
+
+    reports = open_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID")
     with IncidentIndex.open(home / "index", "vaers", embedder, writable=True) as index:
-        summary = index.add(frame, meta_cols=META)
+        summary = index.add(reports, meta_cols=META)
     seconds = time.perf_counter() - start
-    result = {"n": len(frame), "seconds": seconds, "cpu": _cpu_seconds() - cpu, "add_seconds": summary.seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"],
+    result = {"n": len(reports), "seconds": seconds, "cpu": _cpu_seconds() - cpu, "add_seconds": summary.seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"],
               "disk_mib": sum(p.stat().st_size for p in (home / "index" / "vaers").rglob("*") if p.is_file()) / 2**20}
     if queries:
         asks = json.loads(queries.read_text(encoding="utf-8"))

@@ -35,7 +35,7 @@ def build(home: Path, name: str, path: Path, text_cols: list[str], id_col: str, 
     settings = Settings(home=home)
     result = index_file(settings, path, text_cols=text_cols, id_col=id_col, meta_cols=meta, collection=name, limit=limit)
     print(f"  indexed {name}: {result.summary}", file=sys.stderr)
-    return result.reports.frame.head(limit) if limit else result.reports.frame, open_index(settings, name)
+    return result.reports.read_all(), open_index(settings, name)
 
 
 def mtsamples(home: Path, data: Path, limit: int | None) -> list[dict]:

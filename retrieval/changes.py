@@ -1,7 +1,8 @@
 """What an `add` must write: the metadata each report should have, and which reports are new,
 changed (re-embed), relabelled (metadata only) or unchanged; plus the summary of a run.
 
-Usage: `wanted = report_metadata(chunk, meta_cols, date_col, dayfirst)`;
+Usage: `found = survey(reports, meta_cols, date_col, rows)` reads the reports once before any write;
+then per chunk `wanted = report_metadata(chunk, meta_cols, found.date_col, found.dayfirst)` and
 `plan = plan_changes(ids, wanted, stored)` where `stored` maps id -> metadata already in Chroma.
 Change detection rests on a sha256 of the report text kept in each report's metadata.
 """
@@ -9,12 +10,13 @@ Change detection rests on a sha256 of the report text kept in each report's meta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import pandas as pd
 
 from incident_lens.errors import UserError
 from incident_lens.hashing import text_sha256
-from retrieval.filters import DATE_KEY, HASH_KEY, RESERVED_KEYS, date_key, detect_date_order
+from retrieval.filters import DATE_KEY, HASH_KEY, RESERVED_KEYS, DateOrder, date_key
 
 
 @dataclass(frozen=True)
@@ -62,32 +64,64 @@ class Plan:
     counts: dict = field(default_factory=lambda: dict(added=0, updated=0, meta_updated=0, unchanged=0))
 
 
-def check_frame(frame: pd.DataFrame, meta_cols: list[str]) -> None:
-    missing = [c for c in ("id", "text", *meta_cols) if c not in frame.columns]
-    if missing:
-        raise UserError(f"column(s) {', '.join(repr(c) for c in missing)} not in the reports; columns are: {', '.join(map(str, frame.columns))}")
+class FrameChunks:
+    """A frame (columns `id`, `text`, metadata) read like a streamed report file: `chunks(columns, rows)`."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def chunks(self, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
+        missing = [c for c in ("id", "text", *columns) if c not in self.frame.columns]
+        if missing:
+            raise UserError(f"column(s) {', '.join(repr(c) for c in missing)} not in the reports; columns are: {', '.join(map(str, self.frame.columns))}")
+        for begin in range(0, len(self.frame), rows):
+            yield self.frame.iloc[begin : begin + rows]
+
+
+@dataclass
+class Survey:
+    """What one read through the reports found, before anything is written."""
+
+    ids: set[str]  # ids of the reports with text (what --prune keeps)
+    skipped: int  # rows with empty text
+    date_col: str | None
+    dayfirst: bool
+
+    @property
+    def reports(self) -> int:
+        return len(self.ids)
+
+
+def survey(source, meta_cols: list[str], date_col: str | None, rows: int) -> Survey:
+    """Check ids are unique, count the reports and choose the date column (`date_col`, or the first
+    meta column whose values are all dates), reading `source.chunks` once and holding only the ids."""
     reserved = [c for c in meta_cols if c in RESERVED_KEYS or c in ("id", "text") or c.startswith("$")]
     if reserved:
         raise UserError(f"--meta {reserved[0]!r}: name is reserved by the index; rename the column")
-    ids = frame["id"].astype(str)
-    if ids.duplicated().any():
-        raise UserError(f"id '{ids[ids.duplicated()].iloc[0]}' appears more than once in the reports; ids must be unique")
-
-
-def pick_date_col(frame: pd.DataFrame, meta_cols: list[str], date_col: str | None) -> tuple[str | None, bool]:
-    """The column `since`/`until` filter on, and whether it is written day-first."""
+    orders = {col: DateOrder() for col in ([date_col] if date_col else meta_cols)}
+    seen: set[str] = set()
+    with_text: set[str] = set()
+    skipped = 0
+    for chunk in source.chunks(list(dict.fromkeys([*meta_cols, *orders])), rows):
+        ids = chunk["id"].astype(str)
+        repeated = ids[ids.duplicated() | ids.isin(seen)]
+        if len(repeated):
+            raise UserError(f"id '{repeated.iloc[0]}' appears more than once in the reports; ids must be unique")
+        seen.update(ids)
+        empty = (chunk["text"].astype(str).str.strip() == "").to_numpy()
+        skipped += int(empty.sum())
+        with_text.update(ids[~empty])
+        for col, order in orders.items():
+            order.feed(chunk[col])
     if date_col:
-        if date_col not in frame.columns:
-            raise UserError(f"--date-col {date_col!r} not in the reports; columns are: {', '.join(map(str, frame.columns))}")
-        order = detect_date_order(frame[date_col])
-        if order is None:
+        if orders[date_col].result is None:
             raise UserError(f"--date-col {date_col!r}: not every value is a date (YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY); fix the column or choose another")
-        return date_col, order
-    for col in meta_cols:
-        order = detect_date_order(frame[col])
-        if order is not None:
-            return col, order
-    return None, True
+        return Survey(with_text, skipped, date_col, orders[date_col].result)
+    found = next((col for col, order in orders.items() if order.result is not None), None)
+    return Survey(with_text, skipped, found, orders[found].result if found else True)
 
 
 def report_metadata(chunk: pd.DataFrame, meta_cols: list[str], date_col: str | None, dayfirst: bool) -> list[dict]:

@@ -80,16 +80,42 @@ def date_key(value: str, dayfirst: bool = True) -> int | None:
 
 def detect_date_order(values) -> bool | None:
     """How a column writes its dates: True for day-first, False for month-first, None if it is
-    not a date column. Slash dates that parse both ways are read day-first (the NHS convention);
-    a single value like 07/13/1990 settles the column as month-first."""
-    present = [str(v).strip() for v in values if str(v).strip()]
-    if not present:
-        return None
-    if all(date_key(v, dayfirst=True) is not None for v in present):
-        return True
-    if all(date_key(v, dayfirst=False) is not None for v in present):
-        return False
-    return None
+    not a date column (see `DateOrder`)."""
+    order = DateOrder()
+    order.feed(values)
+    return order.result
+
+
+class DateOrder:
+    """`detect_date_order` for a column read in pieces: `feed` each piece, then read `result`.
+    Slash dates that parse both ways are read day-first (the NHS convention); a single value like
+    07/13/1990 settles the column as month-first."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.dayfirst_fits = True
+        self.monthfirst_fits = True
+
+    def feed(self, values) -> None:
+        for value in values:
+            if not (self.dayfirst_fits or self.monthfirst_fits):
+                return
+            value = str(value).strip()
+            if not value:
+                continue
+            self.seen = True
+            if self.dayfirst_fits and date_key(value, dayfirst=True) is None:
+                self.dayfirst_fits = False
+            if self.monthfirst_fits and date_key(value, dayfirst=False) is None:
+                self.monthfirst_fits = False
+
+    @property
+    def result(self) -> bool | None:
+        if not self.seen:
+            return None
+        if self.dayfirst_fits:
+            return True
+        return False if self.monthfirst_fits else None
 
 
 def parse_bound(value: str | None, option: str) -> int | None:

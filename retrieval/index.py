@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from incident_lens.errors import UserError
-from retrieval.changes import IndexSummary, Plan, check_frame, pick_date_col, plan_changes, report_metadata
+from retrieval.changes import FrameChunks, IndexSummary, Plan, plan_changes, report_metadata, survey
 from retrieval.chroma_ef import IncidentLensEmbeddingFunction
 from retrieval.embedder import Embedder
 from retrieval.filters import DATE_KEY, RESERVED_KEYS, parse_bound, where_fields
@@ -271,16 +271,18 @@ class IncidentIndex:
 
     def add(
         self,
-        frame: pd.DataFrame,
+        reports,
         meta_cols: list[str] | tuple[str, ...] = (),
         prune: bool = False,
         progress: Progress | None = None,
         date_col: str | None = None,
     ) -> IndexSummary:
-        """Add or update the reports in `frame` (columns `id`, `text` and `meta_cols`).
+        """Add or update `reports`: a frame with columns `id`, `text` and `meta_cols`, or a streamed
+        source of such frames (anything with `chunks(columns, rows)`, like `open_reports`' result),
+        read once to check it and once to write it, a chunk at a time.
 
         Unchanged rows cost a metadata read; rows whose text changed are re-embedded; rows whose
-        metadata alone changed are updated without embedding. `prune` deletes ids not in `frame`.
+        metadata alone changed are updated without embedding. `prune` deletes ids not in `reports`.
         Metadata holds the `meta_cols` as strings; the date column (`date_col`, or the first
         meta column whose values are all dates) is also stored as YYYYMMDD for `since`/`until`.
         `progress(done, total)` is called as rows are done.
@@ -289,28 +291,29 @@ class IncidentIndex:
             raise UserError(f"index '{self.collection_name}' was opened read-only; open it with writable=True to add reports")
         start = time.perf_counter()
         meta_cols = list(dict.fromkeys(meta_cols))
-        check_frame(frame, meta_cols)
-        date_col, dayfirst = pick_date_col(frame, meta_cols, date_col)
-        empty = frame["text"].astype(str).str.strip() == ""
-        rows = frame.loc[~empty]
+        source = FrameChunks(reports) if isinstance(reports, pd.DataFrame) else reports
+        found = survey(source, meta_cols, date_col, CHUNK_ROWS)
         counts = dict(added=0, updated=0, meta_updated=0, unchanged=0)
-        total = len(rows)
+        total, done = found.reports, 0
         if progress:
             progress(0, total)
         # Loaded, or rebuilt from Chroma (and saved) after a killed run left the marker.
         lexical = self.lexical
-        for begin in range(0, total, CHUNK_ROWS):
-            plan = self._write_chunk(rows.iloc[begin : begin + CHUNK_ROWS], meta_cols, date_col, dayfirst, progress, begin, total)
+        columns = list(dict.fromkeys([*meta_cols, *([found.date_col] if found.date_col else [])]))
+        for chunk in source.chunks(columns, CHUNK_ROWS):
+            chunk = chunk.loc[(chunk["text"].astype(str).str.strip() != "").to_numpy()]
+            plan = self._write_chunk(chunk, meta_cols, found.date_col, found.dayfirst, progress, done, total)
             counts = {key: counts[key] + plan.counts[key] for key in counts}
-        pruned = self._prune(set(rows["id"].astype(str))) if prune else 0
+            done += len(chunk)
+        pruned = self._prune(found.ids) if prune else 0
         if self._stale_path.exists():
             # Chroma is the record: should the counts ever disagree with it, rebuild them from it.
             self._lexical = self._save_lexical(lexical) if len(lexical) == self.count() else self._build_and_save_lexical()
         self._manifest["meta_fields"] = list(dict.fromkeys([*self._manifest.get("meta_fields", []), *meta_cols]))
-        if date_col:
-            self._manifest.update(date_field=date_col, date_dayfirst=dayfirst)
+        if found.date_col:
+            self._manifest.update(date_field=found.date_col, date_dayfirst=found.dayfirst)
         self._write_manifest()
-        return IndexSummary(**counts, skipped=int(empty.sum()), pruned=pruned, seconds=time.perf_counter() - start, total=self.count())
+        return IndexSummary(**counts, skipped=found.skipped, pruned=pruned, seconds=time.perf_counter() - start, total=self.count())
 
     def _mark_stale(self) -> None:
         if not self._stale_path.exists():

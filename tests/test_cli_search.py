@@ -123,4 +123,5 @@ def test_bad_requests_are_one_line_errors(indexed, args, message):
 
 def test_index_with_a_missing_column_is_a_one_line_error(home, reports):
     result = run(home, "index", str(reports), "--meta", "ward")
-    assert result.exit_code == 2 and "'ward' not in the reports" in result.output
+    assert result.exit_code == 2 and "column 'ward' not found" in result.output
+    assert not (home / "index" / "incidents").exists()  # checked before the index is created

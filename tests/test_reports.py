@@ -78,3 +78,44 @@ def test_bad_jsonl_line_and_unknown_type_and_missing_file(tmp_path):
         load_reports(tmp_path / "r.xlsx")
     with pytest.raises(UserError, match="file not found"):
         load_reports(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl"])
+def test_streamed_chunks_equal_the_whole_file(tmp_path, monkeypatch, ext):
+    from incident_lens import reports as reports_module
+    from incident_lens.reports import open_reports
+
+    rows = [{"id": f"{n:03d}", "description": "" if n % 4 == 1 else f"report {n}", "harm": str(n % 3), "count": n} for n in range(11)]
+    frame = pd.DataFrame(rows)
+    path = tmp_path / f"r.{ext}"
+    if ext == "csv":
+        frame.to_csv(path, index=False)
+    elif ext == "parquet":
+        frame.to_parquet(path)
+    else:
+        path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    whole = load_reports(path).frame
+    monkeypatch.setattr(reports_module, "CHUNK_ROWS", 3)  # 11 rows: four chunks, blanks in several
+    stream = open_reports(path)
+    chunks = list(stream.chunks())
+    assert len(chunks) == 4 and len(stream) == len(whole) == 8 and stream.skipped_empty == 3
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+    assert list(whole["row"]) == [n + 1 for n in range(11) if n % 4 != 1]  # file rows, blanks counted
+    assert list(whole["count"]) == [str(n) for n in range(11) if n % 4 != 1]  # numbers as written, not 7.0
+    only = pd.concat(open_reports(path).chunks(["harm"]), ignore_index=True)
+    assert list(only.columns) == ["id", "text", "truncated", "row", "harm"]
+    limited = open_reports(path, limit=5)
+    assert len(limited) == 5 and list(pd.concat(limited.chunks(), ignore_index=True)["id"]) == list(whole["id"][:5])
+
+
+def test_duplicate_id_in_a_later_chunk_is_found_before_any_chunk_is_read(tmp_path, monkeypatch):
+    from incident_lens import reports as reports_module
+    from incident_lens.reports import open_reports
+
+    monkeypatch.setattr(reports_module, "CHUNK_ROWS", 2)
+    path = write_csv(tmp_path / "r.csv", ["1,a,", "2,b,", "3,c,", "4,d,", "2,e,"])
+    with pytest.raises(UserError, match=r"duplicate ids in column 'id' \(1 ids\): '2' in rows 2, 5"):
+        open_reports(path)
+    path = write_csv(tmp_path / "r.csv", ["1,a,", "2,b,", "3,c,", " ,d,"])
+    with pytest.raises(UserError, match=r"column 'id' is empty in row\(s\) 4"):
+        open_reports(path)

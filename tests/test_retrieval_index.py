@@ -241,3 +241,33 @@ def test_chroma_itself_reopens_the_collection_with_our_registered_model(tmp_path
     assert collection.configuration["hnsw"]["space"] == "cosine"
     found = collection.query(query_texts=["enoxaparin given twice"], n_results=1)
     assert found["ids"] == [["INC-2"]]
+
+
+def test_a_streamed_file_is_indexed_chunk_by_chunk_with_the_date_order_of_the_whole_file(tmp_path, embedder, monkeypatch):
+    import retrieval.index as index_module
+    from incident_lens.reports import open_reports
+
+    # Only the last row's date (07/13/2024) shows the column is month-first; it comes in the last chunk.
+    rows = [(r[0], f"0{n + 1}/0{n + 2}/2024", r[2], r[3], r[4]) for n, r in enumerate(REPORTS[:5])] + [("INC-6", "07/13/2024", *REPORTS[5][2:])]
+    path = tmp_path / "reports.csv"
+    frame(rows).to_csv(path, index=False)
+    monkeypatch.setattr(index_module, "CHUNK_ROWS", 2)
+    with IncidentIndex.open(tmp_path / "index", "streamed", embedder, writable=True) as opened:
+        summary = opened.add(open_reports(path), meta_cols=META)
+        assert (summary.added, opened.count()) == (6, 6)
+        assert opened.date_field == "occurred_at"
+        # Month-first: 01/02/2024 is 2 January, so only INC-1 falls before 15 January.
+        assert ids(opened.query("patient", k=10, until="2024-01-15", mode="lexical")) == ["INC-1"]
+        again = opened.add(open_reports(path), meta_cols=META, prune=True)
+    assert (again.unchanged, again.pruned) == (6, 0)
+
+
+def test_a_duplicate_id_in_a_later_chunk_stops_the_add_before_anything_is_written(tmp_path, embedder, monkeypatch):
+    import retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "CHUNK_ROWS", 2)
+    rows = [*REPORTS[:5], ("INC-1", *REPORTS[5][1:])]
+    with IncidentIndex.open(tmp_path / "index", "dups", embedder, writable=True) as opened:
+        with pytest.raises(UserError, match="id 'INC-1' appears more than once"):
+            opened.add(frame(rows), meta_cols=META)
+        assert opened.count() == 0

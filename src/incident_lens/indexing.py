@@ -1,7 +1,8 @@
 """The `index` pipeline: read a report file, embed what is new or changed, record the run.
 
 Usage: `result = index_file(settings, Path("incidents.csv"), meta_cols=["harm"], progress=cb)`;
-`result.summary` is the index's `IndexSummary`, `result.reports` the `ReportSet` read.
+`result.summary` is the index's `IndexSummary`, `result.reports` the `ReportFile` read (streamed a
+chunk at a time: the file is never held whole).
 The search side needs no pipeline: `open_index(settings, collection)` gives a read-only index.
 """
 
@@ -13,12 +14,12 @@ from pathlib import Path
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
 from incident_lens.provenance import RunRecord
-from incident_lens.reports import ReportSet, load_reports
+from incident_lens.reports import ReportFile, open_reports
 
 
 @dataclass
 class IndexResult:
-    reports: ReportSet
+    reports: ReportFile
     summary: "IndexSummary"  # noqa: F821 (retrieval.index, imported lazily)
     run_dir: Path
 
@@ -62,15 +63,16 @@ def index_file(
     if limit and prune:
         raise UserError("--prune with --limit would delete every report past the limit; use one or the other")
     workspace = settings.workspace.ensure()
-    reports = load_reports(Path(path), text_cols, id_col, max_chars=settings.max_chars, encoding=encoding, cache_dir=workspace.cache_dir)
-    frame = reports.frame.head(limit) if limit else reports.frame
+    reports = open_reports(Path(path), text_cols, id_col, max_chars=settings.max_chars, encoding=encoding, cache_dir=workspace.cache_dir, limit=limit)
+    reports.require(list(meta_cols))
+    reports.require([date_col] if date_col else [], "--date-col")
     with RunRecord(workspace, "index", settings) as run:
         run.add_input("reports", path, reports.sha256)
         run.set("collection", collection)
         run.set("columns", {"text": reports.text_cols, "id": reports.id_col, "meta": list(meta_cols), "date": date_col})
         with open_index(settings, collection, writable=True) as index:
             run.set("embedding", index.embedder.describe())
-            summary = index.add(frame, meta_cols=list(meta_cols), prune=prune, progress=progress, date_col=date_col)
+            summary = index.add(reports, meta_cols=list(meta_cols), prune=prune, progress=progress, date_col=date_col)
         summary = replace(summary, skipped=summary.skipped + reports.skipped_empty)
         run.set("summary", summary.to_dict())
         for key in ("added", "updated", "meta_updated", "unchanged", "skipped", "pruned"):

@@ -1,16 +1,22 @@
-"""Reading report tables (CSV, Parquet, JSONL) into validated id + text records.
+"""Reading report tables (CSV, TSV, Parquet, JSONL) into validated id + text records, whole or in chunks.
 
-Usage: `reports = load_reports(Path("incidents.csv"), text_cols=["description"], id_col="id")`;
-`reports.frame` has `id`, `text`, `truncated` plus every original column.
-Every problem is a one-line `UserError` (or a warning) naming the file, row and column.
+Usage:
+    reports = load_reports(Path("incidents.csv"), text_cols=["description"], id_col="id")
+    reports.frame  # columns id, text, truncated, row, then every original column
+    stream = open_reports(Path("big.csv"), text_cols=["description"])  # validated, nothing held
+    for chunk in stream.chunks(["harm"]): ...  # the same columns, 8,192 rows at a time
+Every problem is a one-line `UserError` (or a warning) naming the file, row and column. A file is
+validated in full (ids present and unique, text columns there, bytes decodable) before any chunk
+is handed out, so a consumer never writes half a file and then meets a bad row.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -20,8 +26,9 @@ from incident_lens.hashing import file_sha256
 SUPPORTED = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 DEFAULT_TEXT_COLUMNS = ("text", "description", "report", "narrative", "findings")
 DEFAULT_ID_COLUMNS = ("id", "report_id", "incident_id")
-# Columns every ReportSet frame has; same-named input columns are replaced by them.
+# Columns every report frame has; same-named input columns are replaced by them.
 RESERVED_COLUMNS = ("id", "text", "truncated", "row")
+CHUNK_ROWS = 8192
 
 
 @dataclass
@@ -39,57 +46,128 @@ class ReportSet:
         return len(self.frame)
 
 
-def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
-    """The file as a frame of strings (ids like 007 keep their zeros; blanks are empty strings)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    kind = SUPPORTED.get(path.suffix.lower())
-    if kind is None:
-        raise UserError(f"{path}: unsupported file type '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
-    try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            text = _decode(path, encoding)
-            if kind == "jsonl":
-                frame = _read_jsonl(path, text)
-            else:
-                frame = pd.read_csv(io.StringIO(text), sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False)
-    except UserError:
-        raise
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path}: cannot be read as {kind} ({first})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.fillna("").astype(str)
+class Table:
+    """A report file's raw rows as frames of strings (ids like 007 keep their zeros; blanks are
+    empty strings), read a chunk at a time."""
 
+    def __init__(self, path: Path, encoding: str = "utf-8"):
+        self.path = Path(path)
+        self.encoding = encoding
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: file not found")
+        self.kind = SUPPORTED.get(self.path.suffix.lower())
+        if self.kind is None:
+            raise UserError(f"{self.path}: unsupported file type '{self.path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
+        self._raw_names = self._guarded(self._read_names)
+        self.columns = list(self._raw_names)
 
-def _decode(path: Path, encoding: str) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise UserError(
-            f"{path}: line {line} (data row {max(line - 1, 1)} in a CSV with a header) is not valid {encoding} "
-            f"at byte {exc.start}; re-save the file as UTF-8 or give its encoding with --encoding"
-        ) from None
+    def chunks(self, columns: list[str] | None = None, rows: int | None = None) -> Iterator[pd.DataFrame]:
+        """Frames of at most `rows` rows with `columns` (all when None), in file order."""
+        wanted = None if columns is None else [self._raw_names[c] for c in dict.fromkeys(columns)]
+        reader = {"parquet": self._parquet_chunks, "jsonl": self._jsonl_chunks}.get(self.kind, self._delimited_chunks)
+        chunks = reader(wanted, rows or CHUNK_ROWS)
+        while True:
+            chunk = self._guarded(lambda: next(chunks, None))
+            if chunk is None:
+                return
+            chunk.columns = [str(c).strip() for c in chunk.columns]
+            yield chunk
 
-
-def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    def _guarded(self, read):
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: line {number} is not valid JSON ({exc.msg}); fix or remove that line") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{path}: line {number} is not a JSON object; each line must be one report")
-        rows.append(row)
-    return pd.DataFrame(rows)
+            return read()
+        except UserError:
+            raise
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"{self.path}: cannot be read as {self.kind} ({first})") from None
+
+    def _read_names(self) -> dict[str, str]:
+        """Stripped column name -> name as written in the file."""
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            names = pq.ParquetFile(self.path).schema_arrow.names
+        elif self.kind == "jsonl":
+            names = list(dict.fromkeys(key for row in self._jsonl_rows() for key in row))
+        else:
+            names = list(pd.read_csv(self.path, sep=self._sep, dtype=str, nrows=0, encoding=self.encoding).columns)
+        return {str(name).strip(): name for name in names}
+
+    @property
+    def _sep(self) -> str:
+        return "\t" if self.kind == "tsv" else ","
+
+    def _delimited_chunks(self, wanted, rows) -> Iterator[pd.DataFrame]:
+        reader = pd.read_csv(self.path, sep=self._sep, dtype=str, keep_default_na=False, usecols=wanted, chunksize=rows, encoding=self.encoding)
+        with reader:
+            for chunk in reader:
+                yield chunk.fillna("")
+
+    def _parquet_chunks(self, wanted, rows) -> Iterator[pd.DataFrame]:
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=rows, columns=wanted):
+            # Object ints keep 7 as "7" in a batch with nulls (a float column would make it "7.0").
+            frame = batch.to_pandas(integer_object_nulls=True)
+            yield pd.DataFrame({name: [_as_text(v) for v in frame[name]] for name in frame.columns}, dtype=object)
+
+    def _jsonl_chunks(self, wanted, rows) -> Iterator[pd.DataFrame]:
+        names = wanted if wanted is not None else list(self._raw_names.values())
+        batch: list[dict] = []
+        for row in self._jsonl_rows():
+            batch.append(row)
+            if len(batch) == rows:
+                yield _jsonl_frame(batch, names)
+                batch = []
+        if batch:
+            yield _jsonl_frame(batch, names)
+
+    def _jsonl_rows(self) -> Iterator[dict]:
+        with self.path.open(encoding=self.encoding) as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{self.path}: line {number} is not valid JSON ({exc.msg}); fix or remove that line") from None
+                if not isinstance(row, dict):
+                    raise UserError(f"{self.path}: line {number} is not a JSON object; each line must be one report")
+                yield row
+
+    def _decode_error(self) -> UserError:
+        raw = self.path.read_bytes()  # only on this error path: to name the line
+        try:
+            raw.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            return UserError(
+                f"{self.path}: line {line} (data row {max(line - 1, 1)} in a CSV with a header) is not valid {self.encoding} "
+                f"at byte {exc.start}; re-save the file as UTF-8 or give its encoding with --encoding"
+            )
+        return UserError(f"{self.path}: cannot be read as {self.encoding}; re-save the file as UTF-8 or give its encoding with --encoding")
+
+
+def _as_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _jsonl_frame(rows: list[dict], names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: [_as_text(row.get(name)) for row in rows] for name in names}, dtype=object)
+
+
+def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """The whole file as a frame of strings."""
+    table = Table(path, encoding)
+    chunks = list(table.chunks())
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=table.columns, dtype=object)
 
 
 def _pick(columns: list[str], wanted: list[str] | None, defaults: tuple[str, ...], path: Path, option: str) -> list[str]:
@@ -112,6 +190,133 @@ def join_fields(row: pd.Series, text_cols: list[str]) -> str:
     return "\n\n".join(parts)
 
 
+def _texts(raw: pd.DataFrame, text_cols: list[str]) -> pd.Series:
+    if len(text_cols) > 1:
+        return raw.apply(join_fields, axis=1, text_cols=text_cols) if len(raw) else pd.Series([], dtype=object)
+    return raw[text_cols[0]].str.strip()
+
+
+@dataclass
+class ReportFile:
+    """A validated report file whose reports are read chunk by chunk (see `open_reports`)."""
+
+    table: Table
+    sha256: str
+    text_cols: list[str]
+    id_col: str
+    max_chars: int
+    reports: int  # rows with text (at most `limit`)
+    limit: int | None = None
+    skipped_empty: int = 0
+    truncated: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> Path:
+        return self.table.path
+
+    def __len__(self) -> int:
+        return self.reports
+
+    def chunks(self, columns: list[str] | None = None, rows: int | None = None) -> Iterator[pd.DataFrame]:
+        """Frames of up to `rows` reports with text: `id`, `text`, `truncated`, `row` (1-based data
+        row of the file), then `columns` of the file (all when None)."""
+        kept = [c for c in (self.table.columns if columns is None else columns) if c not in RESERVED_COLUMNS]
+        self.require(kept)
+        first_row, given = 1, 0
+        for raw in self.table.chunks(list(dict.fromkeys([self.id_col, *self.text_cols, *kept])), rows):
+            texts = _texts(raw, self.text_cols)
+            derived = pd.DataFrame({
+                "id": raw[self.id_col].str.strip().to_numpy(), "text": texts.str.slice(0, self.max_chars).to_numpy(),
+                "truncated": (texts.str.len() > self.max_chars).to_numpy(), "row": range(first_row, first_row + len(raw)),
+            })
+            first_row += len(raw)
+            out = pd.concat([derived, raw[kept].reset_index(drop=True)], axis=1)
+            out = out.loc[(texts.str.strip() != "").to_numpy()].reset_index(drop=True)
+            if self.limit is not None:
+                out = out.head(self.limit - given)
+            given += len(out)
+            if len(out):
+                yield out
+            if self.limit is not None and given >= self.limit:
+                return
+
+    def require(self, columns: list[str], option: str = "--meta") -> None:
+        """A one-line error for the first of `columns` the file lacks."""
+        missing = [c for c in columns if c not in self.table.columns and c not in RESERVED_COLUMNS]
+        if missing:
+            raise UserError(f"{self.source}: column {missing[0]!r} not found; columns are: {', '.join(self.table.columns)}; choose with {option}")
+
+    def read_all(self) -> pd.DataFrame:
+        """Every report at once (for files small enough to hold; `chunks` for the others)."""
+        chunks = list(self.chunks())
+        if chunks:
+            return pd.concat(chunks, ignore_index=True)
+        kept = [c for c in self.table.columns if c not in RESERVED_COLUMNS]
+        return pd.DataFrame(columns=[*RESERVED_COLUMNS, *kept])
+
+
+def open_reports(
+    path: Path,
+    text_cols: list[str] | None = None,
+    id_col: str | None = None,
+    max_chars: int = 20_000,
+    encoding: str = "utf-8",
+    cache_dir: Path | None = None,
+    limit: int | None = None,
+) -> ReportFile:
+    """Validate the whole file in one streamed pass (holding only its ids) and return it for chunked reading."""
+    path = Path(path)
+    table = Table(path, encoding)
+    columns = table.columns
+    if not columns:
+        raise UserError(f"{path}: the file has no rows")
+    text_cols = _pick(columns, text_cols, DEFAULT_TEXT_COLUMNS, path, "--text-col")
+    id_col = _pick(columns, [id_col] if id_col else None, DEFAULT_ID_COLUMNS, path, "--id-col")[0]
+
+    first_row: dict[str, int] = {}
+    repeats: dict[str, list[int]] = {}
+    blank_rows: list[int] = []
+    empty_rows: list[int] = []
+    long_rows: list[int] = []
+    row = 0
+    for raw in table.chunks(list(dict.fromkeys([id_col, *text_cols]))):
+        texts = _texts(raw, text_cols)
+        for report_id, text in zip(raw[id_col].str.strip(), texts):
+            row += 1
+            if not report_id:
+                blank_rows.append(row)
+            elif report_id in first_row:
+                repeats.setdefault(report_id, [first_row[report_id]]).append(row)
+            else:
+                first_row[report_id] = row
+            if not text.strip():
+                empty_rows.append(row)
+            elif len(text) > max_chars:
+                long_rows.append(row)
+    if row == 0:
+        raise UserError(f"{path}: the file has no rows")
+    if blank_rows:
+        raise UserError(f"{path}: column '{id_col}' is empty in row(s) {', '.join(map(str, blank_rows[:5]))}; every report needs an id")
+    if repeats:
+        details = "; ".join(f"'{i}' in rows {', '.join(map(str, rows[:3]))}" for i, rows in list(repeats.items())[:5])
+        raise UserError(f"{path}: duplicate ids in column '{id_col}' ({len(repeats)} ids): {details}; ids must be unique")
+
+    warnings: list[str] = []
+    if empty_rows:
+        warnings.append(f"{path}: skipped {len(empty_rows)} row(s) with empty text in {', '.join(text_cols)} "
+                        f"(rows {', '.join(map(str, empty_rows[:5]))}{'...' if len(empty_rows) > 5 else ''})")
+    if long_rows:
+        warnings.append(f"{path}: truncated {len(long_rows)} text(s) longer than {max_chars} characters "
+                        f"(rows {', '.join(map(str, long_rows[:5]))}{'...' if len(long_rows) > 5 else ''}); flagged in column 'truncated'")
+    reports = row - len(empty_rows)
+    return ReportFile(
+        table=table, sha256=file_sha256(path, cache_dir), text_cols=text_cols, id_col=id_col, max_chars=max_chars,
+        reports=min(reports, limit) if limit else reports, limit=limit or None,
+        skipped_empty=len(empty_rows), truncated=len(long_rows), warnings=warnings,
+    )
+
+
 def load_reports(
     path: Path,
     text_cols: list[str] | None = None,
@@ -120,46 +325,9 @@ def load_reports(
     encoding: str = "utf-8",
     cache_dir: Path | None = None,
 ) -> ReportSet:
-    path = Path(path)
-    frame = read_table(path, encoding)
-    columns = list(frame.columns)
-    if not columns or frame.empty:
-        raise UserError(f"{path}: the file has no rows")
-    text_cols = _pick(columns, text_cols, DEFAULT_TEXT_COLUMNS, path, "--text-col")
-    id_col = _pick(columns, [id_col] if id_col else None, DEFAULT_ID_COLUMNS, path, "--id-col")[0]
-
-    ids = frame[id_col].str.strip()
-    blank_ids = ids.index[ids == ""]
-    if len(blank_ids):
-        rows = ", ".join(str(i + 1) for i in blank_ids[:5])
-        raise UserError(f"{path}: column '{id_col}' is empty in row(s) {rows}; every report needs an id")
-    duplicated = ids[ids.duplicated(keep=False)]
-    if len(duplicated):
-        firsts = list(dict.fromkeys(duplicated))[:5]
-        details = "; ".join(f"'{i}' in rows {', '.join(str(r + 1) for r in duplicated.index[duplicated == i][:3])}" for i in firsts)
-        raise UserError(f"{path}: duplicate ids in column '{id_col}' ({len(set(duplicated))} ids): {details}; ids must be unique")
-
-    texts = frame.apply(join_fields, axis=1, text_cols=text_cols) if len(text_cols) > 1 else frame[text_cols[0]].str.strip()
-    warnings: list[str] = []
-    empty = texts.str.strip() == ""
-    if empty.any():
-        rows = ", ".join(str(i + 1) for i in empty.index[empty][:5])
-        warnings.append(f"{path}: skipped {int(empty.sum())} row(s) with empty text in {', '.join(text_cols)} (rows {rows}{'...' if empty.sum() > 5 else ''})")
-    too_long = texts.str.len() > max_chars
-    if too_long.any():
-        rows = ", ".join(str(i + 1) for i in too_long.index[too_long][:5])
-        warnings.append(f"{path}: truncated {int(too_long.sum())} text(s) longer than {max_chars} characters (rows {rows}{'...' if too_long.sum() > 5 else ''}); flagged in column 'truncated'")
-
-    derived = pd.DataFrame({"id": ids, "text": texts.str.slice(0, max_chars), "truncated": too_long, "row": range(1, len(frame) + 1)})
-    kept = frame.drop(columns=[c for c in RESERVED_COLUMNS if c in frame.columns])
-    out = pd.concat([derived, kept], axis=1).loc[~empty.to_numpy()].reset_index(drop=True)
+    """Every report of the file in one frame (see `open_reports` for files too big to hold)."""
+    stream = open_reports(path, text_cols, id_col, max_chars, encoding, cache_dir)
     return ReportSet(
-        frame=out,
-        source=path,
-        sha256=file_sha256(path, cache_dir),
-        text_cols=text_cols,
-        id_col=id_col,
-        skipped_empty=int(empty.sum()),
-        truncated=int(too_long.sum()),
-        warnings=warnings,
+        frame=stream.read_all(), source=stream.source, sha256=stream.sha256, text_cols=stream.text_cols, id_col=stream.id_col,
+        skipped_empty=stream.skipped_empty, truncated=stream.truncated, warnings=stream.warnings,
     )
