@@ -8,7 +8,12 @@ to compare against (each variant in its own process: run the script once per var
   none       no trimming at all
   mmap-8mib  no trimming; every buffer of 8 MiB or more in its own mapping (`mallopt(M_MMAP_THRESHOLD)`)
 
-Usage: .venv/bin/python bench/bench_index_memory.py [--n 16000] [--every 2048] [--allocator step-trim]
+`--vectors random` replaces the model by unit random vectors (seeded, 384 dimensions): no embedding,
+so what remains is what the rest of the pipeline and the two indexes hold; at the end the script
+drops the BM25 index, then closes Chroma, and prints resident memory after each, beside the size
+of Chroma's HNSW files (the vector index hnswlib keeps in memory).
+
+Usage: .venv/bin/python bench/bench_index_memory.py [--n 16000] [--every 2048] [--allocator step-trim] [--vectors model|random]
 Skips (exit 0) when ../shared/data is absent.
 """
 
@@ -35,6 +40,30 @@ def _status_mib(key: str) -> float:
     raise KeyError(key)
 
 
+def _trimmed_rss() -> float:
+    import gc
+
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return _status_mib("VmRSS")
+
+
+class RandomVectors:
+    """Stands in for the embedder: a unit random vector per text, no model."""
+
+    dim, batch_size, name, fingerprint, model_path, backend = 384, 32, "random-vectors", "random-vectors", "", "none"
+
+    def encode(self, texts):
+        import numpy as np
+
+        rng = np.random.default_rng(len(texts))
+        vectors = rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": "", "fingerprint": self.fingerprint, "backend": "none"}
+
+
 def _set_allocator(name: str) -> None:
     import retrieval.index
 
@@ -51,6 +80,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=16000)
     parser.add_argument("--every", type=int, default=2048)
     parser.add_argument("--allocator", choices=("step-trim", "none", "mmap-8mib"), default="step-trim")
+    parser.add_argument("--vectors", choices=("model", "random"), default="model")
     args = parser.parse_args()
     path = args.data / VAERS
     if not path.is_file():
@@ -61,7 +91,7 @@ def main() -> int:
     from retrieval.index import IncidentIndex
 
     _set_allocator(args.allocator)
-    embedder = Embedder()
+    embedder = Embedder() if args.vectors == "model" else RandomVectors()
     embedder.encode(["warm up"])
     reports = open_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID", limit=args.n)  # checked here, streamed by add
     marks: list[tuple[int, float, float]] = []
@@ -75,17 +105,32 @@ def main() -> int:
     start_rss = _status_mib("VmRSS")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, IncidentIndex.open(Path(tmp), "vaers", embedder, writable=True) as index:
-        index.add(reports, meta_cols=META, progress=progress)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    print(f"\n{len(reports)} VAERS narratives, allocator {args.allocator}: {seconds:.1f} s wall, "
+    with tempfile.TemporaryDirectory() as tmp:
+        with IncidentIndex.open(Path(tmp), "vaers", embedder, writable=True) as index:
+            index.add(reports, meta_cols=META, progress=progress)
+            seconds = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            held = {"after indexing": _trimmed_rss() - start_rss}
+            index._lexical = None
+            held["BM25 index dropped"] = _trimmed_rss() - start_rss
+        del index
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+        held["Chroma closed too"] = _trimmed_rss() - start_rss
+        hnsw = sum(p.stat().st_size for p in (Path(tmp) / "vaers" / "chroma").glob("*/*.bin")) / 2**20
+    print(f"\n{len(reports)} VAERS narratives, {args.vectors} vectors, allocator {args.allocator}: {seconds:.1f} s wall, "
           f"{after.ru_utime - usage.ru_utime:.1f} s user CPU, {after.ru_stime - usage.ru_stime:.1f} s system CPU, "
           f"{after.ru_minflt - usage.ru_minflt} page faults; memory over the start of indexing ({start_rss:.0f} MiB)")
     print("| reports done | resident MiB | peak so far MiB |")
     print("|---|---|---|")
     for done, rss, peak in marks:
         print(f"| {done} | {rss:.0f} | {peak:.0f} |")
+    print(f"\nResident memory over the start, heap trimmed (Chroma's HNSW files: {hnsw:.0f} MiB)")
+    print("| state | resident MiB |")
+    print("|---|---|")
+    for state, mib in held.items():
+        print(f"| {state} | {mib:.0f} |")
     return 0
 
 
