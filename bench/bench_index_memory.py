@@ -4,8 +4,8 @@ One `IncidentIndex.add` of the first N narratives into a fresh index, in this pr
 loaded and warmed first. Every --every reports it prints resident memory and the peak so far, both
 over the start of `add`. `--allocator` runs the same with another policy for torch's freed buffers,
 to compare against (each variant in its own process: run the script once per variant):
-  step-trim  glibc `malloc_trim` after every step (a few batches embedded and written)
-  trim-every-8  what the index does: the same after every eighth step only
+  step-trim  what the index does: glibc `malloc_trim` after every step (a few batches embedded and written)
+  trim-every-8  the same after every eighth step only
   none       no trimming at all
   mmap-8mib  no trimming; every buffer of 8 MiB or more in its own mapping (`mallopt(M_MMAP_THRESHOLD)`)
 
@@ -14,7 +14,7 @@ so what remains is what the rest of the pipeline and the two indexes hold; at th
 drops the BM25 index, then closes Chroma, and prints resident memory after each, beside the size
 of Chroma's HNSW files (the vector index hnswlib keeps in memory).
 
-Usage: .venv/bin/python bench/bench_index_memory.py [--n 16000] [--every 2048] [--allocator trim-every-8] [--vectors model|random]
+Usage: .venv/bin/python bench/bench_index_memory.py [--n 16000] [--every 2048] [--allocator step-trim] [--vectors model|random]
 Skips (exit 0) when ../shared/data is absent.
 """
 
@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--n", type=int, default=16000)
     parser.add_argument("--every", type=int, default=2048)
-    parser.add_argument("--allocator", choices=("step-trim", "trim-every-8", "none", "mmap-8mib"), default="trim-every-8")
+    parser.add_argument("--allocator", choices=("step-trim", "trim-every-8", "none", "mmap-8mib"), default="step-trim")
     parser.add_argument("--vectors", choices=("model", "random"), default="model")
     args = parser.parse_args()
     path = args.data / VAERS

@@ -4,6 +4,7 @@
 Usage:
     index = IncidentIndex.open(ws.index_dir, "incidents", Embedder(), writable=True)
     summary = index.add(reports.frame, meta_cols=["occurred_at", "harm"], progress=callback)
+    summary = index.add(open_reports(path), meta_cols=["harm"])  # streamed: never held whole
     hits = index.query("patient fell from bed", k=5, where={"harm": "none"}, since="2024-01-01")
     hits = index.similar("INC-0042", k=5)
 
@@ -46,10 +47,10 @@ DEFAULT_MODE = "hybrid"
 # at most one write). Padding to the longest text of a batch cost more token work than one sort of
 # all 63,766 VAERS narratives: 7.4 % at 512 rows, 2.4 % at 2,048, 0.9 % at 8,192.
 CHUNK_ROWS = 8192
-# Steps (a few batches embedded and written) between heap trims. Every step trimmed made torch fault its
-# buffers back in each time: 16,000 VAERS reports, one run each, every step 3.3 M page faults, 312.8 s
-# user and 17.7 s system CPU, peak 316 MiB over the start; every 8th 1.5 M, 299.9 s, 14.4 s, 302 MiB.
-TRIM_EVERY_STEPS = 8
+# Steps (a few batches embedded and written) between heap trims. Every 8th step halved the page faults
+# on 16,000 VAERS reports (3.3 M -> 1.5 M, peak 316 vs 302 MiB), but on all 63,766 the pipeline was no
+# faster (0.826 of bare encoding, against 0.822 and 0.835) and its peak higher (551 vs 497-511 MiB).
+TRIM_EVERY_STEPS = 1
 # Documents read from Chroma per page when the BM25 index is rebuilt after a kill (memory grows with the page).
 LEXICAL_PAGE = 1000
 # Each side contributes this many candidates (at least) to the fusion.
