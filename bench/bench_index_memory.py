@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import resource
 import sys
 import tempfile
@@ -68,8 +69,12 @@ class RandomVectors:
 def _set_allocator(name: str) -> None:
     import retrieval.index
 
-    retrieval.index.TRIM_EVERY_STEPS = 8 if name == "trim-every-8" else 1
-    if name in ("step-trim", "trim-every-8"):
+    if name == "step-trim":
+        return
+    if name == "trim-every-8":
+        steps = itertools.count(1)
+        trim = retrieval.index.release_freed_memory
+        retrieval.index.release_freed_memory = lambda: next(steps) % 8 == 0 and trim()
         return
     retrieval.index.release_freed_memory = lambda: False
     if name == "mmap-8mib":

@@ -47,10 +47,6 @@ DEFAULT_MODE = "hybrid"
 # at most one write). Padding to the longest text of a batch cost more token work than one sort of
 # all 63,766 VAERS narratives: 7.4 % at 512 rows, 2.4 % at 2,048, 0.9 % at 8,192.
 CHUNK_ROWS = 8192
-# Steps (a few batches embedded and written) between heap trims. Every 8th step halved the page faults
-# on 16,000 VAERS reports (3.3 M -> 1.5 M, peak 316 vs 302 MiB), but on all 63,766 the pipeline was no
-# faster (0.826 of bare encoding, against 0.822 and 0.835) and its peak higher (551 vs 497-511 MiB).
-TRIM_EVERY_STEPS = 1
 # Documents read from Chroma per page when the BM25 index is rebuilt after a kill (memory grows with the page).
 LEXICAL_PAGE = 1000
 # Each side contributes this many candidates (at least) to the fusion.
@@ -87,7 +83,6 @@ class IncidentIndex:
         self._embedder = embedder
         self._lock = None
         self._lexical: LexicalIndex | None = None
-        self._steps = 0  # written by this writer, for the heap trims
         self._manifest = self._read_manifest()
         if writable:
             self._acquire_lock()
@@ -347,9 +342,7 @@ class IncidentIndex:
             part_ids, part_texts = [ids[i] for i in part], [texts[i] for i in part]
             self._collection.upsert(ids=part_ids, embeddings=vectors, documents=part_texts, metadatas=[plan.wanted[i] for i in part])
             self.lexical.upsert(part_ids, part_texts)
-            self._steps += 1
-            if self._steps % TRIM_EVERY_STEPS == 0:
-                release_freed_memory()
+            release_freed_memory()
             done += len(part)
             if progress:
                 progress(done, total)

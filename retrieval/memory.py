@@ -8,8 +8,8 @@ grows; `malloc_trim` hands the free pages in the middle of the heap back to the 
 VAERS narratives (all-MiniLM-L6-v2, 2 cores, 16,000 reports, 128-report steps; bench/RESULTS.md):
 peak RSS over the start 502 MiB with no trimming inside a 2,048-report chunk, 323 MiB with every
 buffer of 8 MiB and more in its own mapping (the fix before this one: 3-4x the page faults of
-trimming and twice its system CPU time), 299 MiB trimming after every step (the index's
-`TRIM_EVERY_STEPS`; every eighth step was no faster on 63,766 reports and peaked higher).
+trimming and twice its system CPU time), 299 MiB trimming after every step. Trimming after every
+eighth step only halved the page faults at 16,000 but was no faster on 63,766 reports and peaked higher.
 """
 
 from __future__ import annotations
