@@ -70,9 +70,6 @@ class FrameChunks:
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
 
-    def __len__(self) -> int:
-        return len(self.frame)
-
     def chunks(self, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
         missing = [c for c in ("id", "text", *columns) if c not in self.frame.columns]
         if missing:

@@ -1,6 +1,6 @@
 """Keeping resident memory flat through a long embedding run (glibc only; a no-op elsewhere).
 
-Usage: `release_freed_memory()` every few steps of the run (a step: a few batches embedded and written).
+Usage: `release_freed_memory()` after each step of the run (a few batches embedded and written).
 
 Why: torch frees its activation buffers after every batch, but glibc keeps freed heap memory
 resident, and with Chroma's allocations landing between torch's buffers the heap fragments and

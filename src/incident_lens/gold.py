@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from incident_lens.errors import UserError
-from incident_lens.reports import ReportSet, load_reports, read_table
+from incident_lens.reports import ReportSet, Table, load_reports
 from incident_lens.task_files import FINDING_STATUSES, Task
 
 SPLITS = ("train", "dev", "test")
@@ -192,7 +192,7 @@ def load_gold(path: Path, task: Task, text_cols: list[str] | None = None, id_col
               max_chars: int = 20_000, cache_dir: Path | None = None) -> GoldSet:
     """Read a gold file for `task` and validate every label against the task's label set."""
     path = Path(path)
-    columns = list(read_table(path).columns)
+    columns = Table(path).columns  # names only; load_reports reads the rows
     explicit_text = bool(text_cols)
     text_cols = _text_columns(path, task, columns, text_cols)
     reports = load_reports(path, text_cols=text_cols, id_col=id_col, max_chars=max_chars, cache_dir=cache_dir)
