@@ -5,7 +5,16 @@ For each size N: (a) bare `SentenceTransformer.encode` of the N texts, (b) the w
 own process, so peak memory is that run's alone. Model loading is outside both timings. Then, on
 the largest index, warm query latency (embedding the query included) for each mode.
 
-Usage: .venv/bin/python bench/bench_index_speed.py [--sizes 4000,16000,all] [--repeats 1] [--queries 200]
+Two ways to time the two sides (`--method`):
+  paired    (default) the two processes take turns: each time the pipeline is about to embed a step
+            of texts (128), it hands them to the bare process, which encodes the same texts while the
+            pipeline waits; then the pipeline embeds them, writes them and goes on to its next step.
+            One side runs at a time, about a second each, so a change in the machine's speed (runs of
+            identical work on this 2-core box differed by up to 30 %) hits both sides alike. Bare
+            time is the sum of its encodes; pipeline time is its whole run less its waits.
+  separate  one whole run of each side after the other; the bare side encodes all N texts in one call.
+
+Usage: .venv/bin/python bench/bench_index_speed.py [--sizes 4000,16000,all] [--repeats 1] [--queries 200] [--method paired]
 ("all": every non-empty narrative of vaers_1990_1996.csv; the queries are then the openings of its last ones.)
 Skips (exit 0) when ../shared/data is absent.
 """
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import statistics
 import subprocess
@@ -67,37 +77,144 @@ def child_bare(path: Path, batch_size: int) -> dict:
 
 def child_pipeline(path: Path, batch_size: int, home: Path, queries: Path | None) -> dict:
     from retrieval.embedder import Embedder
-    from retrieval.index import IncidentIndex
 
     embedder = Embedder(batch_size=batch_size)
+    result = index_vaers(path, home, embedder)
+    if queries:
+        result.update(query_latency(home, embedder, queries))
+    return result
+
+
+def index_vaers(path: Path, home: Path, embedder) -> dict:
+    """One whole `index` run of the file into a fresh index under `home`: time, CPU, memory, sizes."""
+    from incident_lens.reports import open_reports
+    from retrieval.index import IncidentIndex
+
     embedder.encode(["warm up"])
     before = _memory()
     start, cpu = time.perf_counter(), _cpu_seconds()
-    from incident_lens.reports import open_reports
-
     reports = open_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID")
     with IncidentIndex.open(home / "index", "vaers", embedder, writable=True) as index:
         summary = index.add(reports, meta_cols=META)
     seconds = time.perf_counter() - start
-    result = {"n": len(reports), "seconds": seconds, "cpu": _cpu_seconds() - cpu, "add_seconds": summary.seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"],
-              "disk_mib": sum(p.stat().st_size for p in (home / "index" / "vaers").rglob("*") if p.is_file()) / 2**20,
-              # Chroma's HNSW segment: its files mirror the vector index hnswlib keeps in memory.
-              "hnsw_mib": sum(p.stat().st_size for p in (home / "index" / "vaers" / "chroma").glob("*/*.bin")) / 2**20}
-    if queries:
-        asks = json.loads(queries.read_text(encoding="utf-8"))
-        index = IncidentIndex.open(home / "index", "vaers", embedder)
-        for mode in MODES:
-            for ask in asks[:10]:
-                index.query(ask, k=10, mode=mode)  # warm: caches, lexical load
-            times = []
-            for ask in asks[10:]:
-                t = time.perf_counter()
-                index.query(ask, k=10, mode=mode)
-                times.append(1000 * (time.perf_counter() - t))
-            times.sort()
-            result[f"{mode}_p50_ms"] = statistics.median(times)
-            result[f"{mode}_p99_ms"] = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
+    return {"n": len(reports), "seconds": seconds, "cpu": _cpu_seconds() - cpu, "add_seconds": summary.seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"],
+            "disk_mib": sum(p.stat().st_size for p in (home / "index" / "vaers").rglob("*") if p.is_file()) / 2**20,
+            # Chroma's HNSW segment: its files mirror the vector index hnswlib keeps in memory.
+            "hnsw_mib": sum(p.stat().st_size for p in (home / "index" / "vaers" / "chroma").glob("*/*.bin")) / 2**20}
+
+
+def query_latency(home: Path, embedder, queries: Path) -> dict:
+    """Warm p50/p99 ms per mode over the queries in `queries` (the first 10 only warm up)."""
+    from retrieval.index import IncidentIndex
+
+    asks = json.loads(queries.read_text(encoding="utf-8"))
+    index = IncidentIndex.open(home / "index", "vaers", embedder)
+    result = {}
+    for mode in MODES:
+        for ask in asks[:10]:
+            index.query(ask, k=10, mode=mode)  # warm: caches, lexical load
+        times = []
+        for ask in asks[10:]:
+            t = time.perf_counter()
+            index.query(ask, k=10, mode=mode)
+            times.append(1000 * (time.perf_counter() - t))
+        times.sort()
+        result[f"{mode}_p50_ms"] = statistics.median(times)
+        result[f"{mode}_p99_ms"] = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
     return result
+
+
+def paired_bare(conn, batch_size: int) -> None:
+    """Bare side of a paired run: encode each list of texts handed over, until None; then report."""
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.embedder import default_model_path
+
+    model = SentenceTransformer(str(default_model_path()), device="cpu")
+    model.encode(["warm up"])
+    before = _memory()
+    n, seconds, cpu = 0, 0.0, 0.0
+    conn.send("ready")
+    while (texts := conn.recv()) is not None:
+        start, begin = time.perf_counter(), _cpu_seconds()
+        model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        seconds += time.perf_counter() - start
+        cpu += _cpu_seconds() - begin
+        n += len(texts)
+        conn.send("done")
+    conn.send({"n": n, "seconds": seconds, "cpu": cpu, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"]})
+
+
+def paired_pipeline(conn, path: Path, batch_size: int, home: Path, queries: Path | None) -> None:
+    """Pipeline side of a paired run: before each embedding step it hands the step's texts over and
+    waits for its turn; the waits are taken out of its time. None marks the end of indexing."""
+    from retrieval.embedder import Embedder
+
+    class TakingTurns(Embedder):
+        gating, waited, waited_cpu = False, 0.0, 0.0
+
+        def encode(self, texts):
+            if self.gating:
+                start, cpu = time.perf_counter(), _cpu_seconds()
+                conn.send(list(texts))
+                conn.recv()
+                self.waited += time.perf_counter() - start
+                self.waited_cpu += _cpu_seconds() - cpu
+            return super().encode(texts)
+
+    embedder = TakingTurns(batch_size=batch_size)
+    embedder.encode(["warm up"])
+    embedder.gating = True
+    result = index_vaers(path, home, embedder)
+    embedder.gating = False
+    result["seconds"] -= embedder.waited
+    result["cpu"] -= embedder.waited_cpu
+    conn.send(None)
+    conn.recv()  # the bare side has finished: queries are timed with the machine to themselves
+    if queries:
+        result.update(query_latency(home, embedder, queries))
+    conn.send(result)
+
+
+def run_paired(subset: Path, batch_size: int, home: Path, queries: Path | None) -> tuple[dict, dict]:
+    """Both sides in lockstep (see the module docstring); returns (bare, pipeline) results."""
+    spawn = multiprocessing.get_context("spawn")  # fresh interpreters: each peak is its own
+    bare_end, bare_conn = spawn.Pipe()
+    pipe_end, pipe_conn = spawn.Pipe()
+    bare = spawn.Process(target=paired_bare, args=(bare_end, batch_size))
+    pipeline = spawn.Process(target=paired_pipeline, args=(pipe_end, subset, batch_size, home, queries))
+    bare.start()
+    if bare_conn.recv() != "ready":
+        raise SystemExit("bare side did not start")
+    pipeline.start()
+    while True:
+        if not pipe_conn.poll(3600):
+            raise SystemExit("pipeline side stopped answering")
+        message = pipe_conn.recv()
+        if isinstance(message, list):
+            bare_conn.send(message)
+            bare_conn.recv()
+            pipe_conn.send("go")
+        elif message is None:
+            bare_conn.send(None)
+            bare_result = bare_conn.recv()
+            bare.join()
+            pipe_conn.send("go")
+        else:
+            pipeline.join()
+            return bare_result, message
+
+
+def run_separate(subset: Path, batch_size: int, home: Path, queries: Path | None, bare_first: bool) -> tuple[dict, dict]:
+    """One whole run of each side, one after the other; returns (bare, pipeline) results."""
+    runs = {}
+    # Repeats alternate the order so a drift in machine load hits both sides alike.
+    for kind in ("bare", "pipeline") if bare_first else ("pipeline", "bare"):
+        if kind == "bare":
+            runs[kind] = run_child("bare", str(subset), "--batch-size", str(batch_size))
+        else:
+            runs[kind] = run_child("pipeline", str(subset), str(home), str(queries or "-"), "--batch-size", str(batch_size))
+    return runs["bare"], runs["pipeline"]
 
 
 def run_child(*args: str) -> dict:
@@ -114,6 +231,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--method", choices=("paired", "separate"), default="paired")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # internal: one measured run
     args = parser.parse_args()
     path = args.data / VAERS
@@ -147,15 +265,14 @@ def main() -> int:
             vaers.head(n).to_csv(subset, index=False)
             bare, pipe = [], []
             for r in range(args.repeats):
-                # Alternate the order so a drift in machine load hits both sides alike.
-                pair = [("bare",), ("pipeline",)] if r % 2 == 0 else [("pipeline",), ("bare",)]
-                for (kind,) in pair:
-                    if kind == "bare":
-                        bare.append(run_child("bare", str(subset), "--batch-size", str(args.batch_size)))
-                    else:
-                        home = Path(tmp) / f"ws-{n}-{r}"
-                        q = str(queries) if (n == sizes[-1] and r == 0 and args.queries) else "-"
-                        pipe.append(run_child("pipeline", str(subset), str(home), q, "--batch-size", str(args.batch_size)))
+                home = Path(tmp) / f"ws-{n}-{r}"
+                q = queries if (n == sizes[-1] and r == 0 and args.queries) else None
+                if args.method == "paired":
+                    b_run, p_run = run_paired(subset, args.batch_size, home, q)
+                else:
+                    b_run, p_run = run_separate(subset, args.batch_size, home, q, bare_first=r % 2 == 0)
+                bare.append(b_run)
+                pipe.append(p_run)
                 print(f"  n={n} repeat {r}: bare {bare[-1]['seconds']:.1f} s ({bare[-1]['cpu']:.1f} s CPU), "
                       f"pipeline {pipe[-1]['seconds']:.1f} s ({pipe[-1]['cpu']:.1f} s CPU)", file=sys.stderr)
             b = statistics.median(x["seconds"] for x in bare)
@@ -167,7 +284,7 @@ def main() -> int:
             row["pipeline_growth_mib"] = row["pipeline_peak_mib"] - row["pipeline_before_mib"]
             row.update({k: v for k, v in pipe[0].items() if k.endswith("_ms")})
             rows.append(row)
-    print("\nIndexing throughput (reports/s; medians of", args.repeats, "run(s) per size; model load excluded)")
+    print(f"\nIndexing throughput (reports/s; medians of {args.repeats} run(s) per size; {args.method} method; model load excluded)")
     print("| reports | bare encode /s | index pipeline /s | pipeline / bare | same in CPU time | peak RSS bare MiB | peak RSS pipeline MiB | pipeline - bare MiB | pipeline growth over its start MiB | of which Chroma's HNSW index MiB | growth less HNSW MiB | index on disk MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
