@@ -6,6 +6,8 @@ over the start of `add`. `--allocator` runs the same with another policy for tor
 to compare against (each variant in its own process: run the script once per variant):
   step-trim  what the index does: glibc `malloc_trim` after every step (a few batches embedded and written)
   trim-every-8  the same after every eighth step only
+  slack-64, slack-128  the same only once resident memory has grown 64 (128) MiB over where the last
+             trim left it, so the next steps can reuse freed buffers instead of faulting them back in
   none       no trimming at all
   mmap-8mib  no trimming; every buffer of 8 MiB or more in its own mapping (`mallopt(M_MMAP_THRESHOLD)`)
 
@@ -71,6 +73,18 @@ def _set_allocator(name: str) -> None:
 
     if name == "step-trim":
         return
+    if name.startswith("slack-"):
+        slack, trim, floor = int(name.split("-")[1]) * 2**20, retrieval.index.release_freed_memory, [0]
+
+        def trim_over_slack() -> bool:
+            if _status_mib("VmRSS") * 2**20 - floor[0] <= slack:
+                return False
+            trim()
+            floor[0] = _status_mib("VmRSS") * 2**20
+            return True
+
+        retrieval.index.release_freed_memory = trim_over_slack
+        return
     if name == "trim-every-8":
         steps = itertools.count(1)
         trim = retrieval.index.release_freed_memory
@@ -86,7 +100,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--n", type=int, default=16000)
     parser.add_argument("--every", type=int, default=2048)
-    parser.add_argument("--allocator", choices=("step-trim", "trim-every-8", "none", "mmap-8mib"), default="step-trim")
+    parser.add_argument("--allocator", choices=("step-trim", "trim-every-8", "slack-64", "slack-128", "none", "mmap-8mib"), default="step-trim")
     parser.add_argument("--vectors", choices=("model", "random"), default="model")
     args = parser.parse_args()
     path = args.data / VAERS
