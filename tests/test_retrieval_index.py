@@ -271,3 +271,45 @@ def test_a_duplicate_id_in_a_later_chunk_stops_the_add_before_anything_is_writte
         with pytest.raises(UserError, match="id 'INC-1' appears more than once"):
             opened.add(frame(rows), meta_cols=META)
         assert opened.count() == 0
+
+
+def test_many_texts_are_embedded_in_a_child_process_giving_the_same_vectors(tmp_path, embedder, monkeypatch):
+    import numpy as np
+
+    import retrieval.index as index_module
+
+    started = []
+    real_worker = index_module.EncodingWorker
+    monkeypatch.setattr(index_module, "WORKER_MIN_TEXTS", 4)
+    monkeypatch.setattr(index_module, "EncodingWorker", lambda e: started.append(e) or real_worker(e))
+    rows = [(f"{id_}-{n}", day, cat, harm, f"{text} Report {n}.") for n in range(4) for id_, day, cat, harm, text in REPORTS]
+    small_steps = Embedder(batch_size=2)  # steps of 8 texts: the child is one step ahead of the writes
+    with IncidentIndex.open(tmp_path / "index", "incidents", small_steps, writable=True) as index:
+        summary = index.add(frame(rows), meta_cols=META)
+        stored = index._collection.get(ids=[r[0] for r in rows], include=["embeddings"])
+        hits = index.query("enoxaparin given twice", k=4, mode="dense")
+    assert len(started) == 1 and summary.added == len(rows) == 24
+    by_id = dict(zip(stored["ids"], stored["embeddings"]))
+    expected = embedder.encode([r[-1] for r in rows])
+    np.testing.assert_allclose(np.array([by_id[r[0]] for r in rows]), expected, atol=1e-5)
+    assert {h.id for h in hits} == {f"INC-2-{n}" for n in range(4)}
+
+
+def test_a_failing_embedding_process_is_a_one_line_error(tmp_path):
+    from retrieval.encoding_worker import EncodingWorker
+
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    with EncodingWorker(Embedder(model_path=broken)) as worker, pytest.raises(UserError, match="embedding failed in the embedding process: UserError: .*cannot load") as failure:
+        list(worker.map([["patient fell"], ["second step"]]))
+    assert "\n" not in str(failure.value)
+
+
+def test_closing_the_embedding_process_while_it_owes_a_result_stops_it(embedder):
+    from retrieval.encoding_worker import EncodingWorker
+
+    worker = EncodingWorker(embedder)
+    worker.submit(["patient fell from bed"] * 64)
+    worker.close()
+    assert not worker._process.is_alive()
