@@ -49,14 +49,9 @@ def _memory() -> dict:
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU time of this process, all its threads, and of its children that have ended
-    (the index's embedding process)."""
-    return sum(usage.ru_utime + usage.ru_stime for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-
-
-def _children_peak_mib() -> float:
-    """Peak resident memory of the largest child that has ended (the embedding process), MiB."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    """User + system CPU time of this process, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reports(path: Path):
@@ -103,7 +98,6 @@ def index_vaers(path: Path, home: Path, embedder) -> dict:
         summary = index.add(reports, meta_cols=META)
     seconds = time.perf_counter() - start
     return {"n": len(reports), "seconds": seconds, "cpu": _cpu_seconds() - cpu, "add_seconds": summary.seconds, "rss_before": before["VmRSS"], "peak": _memory()["VmHWM"],
-            "worker_peak": _children_peak_mib(),
             "disk_mib": sum(p.stat().st_size for p in (home / "index" / "vaers").rglob("*") if p.is_file()) / 2**20,
             # Chroma's HNSW segment: its files mirror the vector index hnswlib keeps in memory.
             "hnsw_mib": sum(p.stat().st_size for p in (home / "index" / "vaers" / "chroma").glob("*/*.bin")) / 2**20}
@@ -156,34 +150,25 @@ def paired_pipeline(conn, path: Path, batch_size: int, home: Path, queries: Path
     waits for its turn; the waits are taken out of its time. None marks the end of indexing."""
     from retrieval.embedder import Embedder
 
-    from retrieval.encoding_worker import EncodingWorker
-
-    waits = {"seconds": 0.0, "cpu": 0.0, "on": False}
-
-    def take_turn(texts) -> None:
-        if waits["on"]:
-            start, cpu = time.perf_counter(), _cpu_seconds()
-            conn.send(list(texts))
-            conn.recv()
-            waits["seconds"] += time.perf_counter() - start
-            waits["cpu"] += _cpu_seconds() - cpu
-
     class TakingTurns(Embedder):
+        gating, waited, waited_cpu = False, 0.0, 0.0
+
         def encode(self, texts):
-            take_turn(texts)
+            if self.gating:
+                start, cpu = time.perf_counter(), _cpu_seconds()
+                conn.send(list(texts))
+                conn.recv()
+                self.waited += time.perf_counter() - start
+                self.waited_cpu += _cpu_seconds() - cpu
             return super().encode(texts)
 
-    # The index's embedding process is handed a step only when it is idle, and this process then
-    # waits for it: a turn taken here pauses both.
-    submit = EncodingWorker.submit
-    EncodingWorker.submit = lambda worker, texts: take_turn(texts) or submit(worker, texts)
     embedder = TakingTurns(batch_size=batch_size)
     embedder.encode(["warm up"])
-    waits["on"] = True
+    embedder.gating = True
     result = index_vaers(path, home, embedder)
-    waits["on"] = False
-    result["seconds"] -= waits["seconds"]
-    result["cpu"] -= waits["cpu"]
+    embedder.gating = False
+    result["seconds"] -= embedder.waited
+    result["cpu"] -= embedder.waited_cpu
     conn.send(None)
     conn.recv()  # the bare side has finished: queries are timed with the machine to themselves
     if queries:
@@ -295,17 +280,17 @@ def main() -> int:
             cpu_ratio = statistics.median(x["cpu"] for x in bare) / statistics.median(x["cpu"] for x in pipe)
             row = {"n": n, "bare_rate": n / b, "pipeline_rate": n / p, "ratio": b / p, "cpu_ratio": cpu_ratio,
                    "bare_peak_mib": max(x["peak"] for x in bare), "pipeline_before_mib": statistics.median(x["rss_before"] for x in pipe),
-                   "pipeline_peak_mib": max(x["peak"] for x in pipe), "worker_peak_mib": max(x["worker_peak"] for x in pipe), "disk_mib": pipe[0]["disk_mib"], "hnsw_mib": pipe[0]["hnsw_mib"]}
+                   "pipeline_peak_mib": max(x["peak"] for x in pipe), "disk_mib": pipe[0]["disk_mib"], "hnsw_mib": pipe[0]["hnsw_mib"]}
             row["pipeline_growth_mib"] = row["pipeline_peak_mib"] - row["pipeline_before_mib"]
             row.update({k: v for k, v in pipe[0].items() if k.endswith("_ms")})
             rows.append(row)
     print(f"\nIndexing throughput (reports/s; medians of {args.repeats} run(s) per size; {args.method} method; model load excluded)")
-    print("| reports | bare encode /s | index pipeline /s | pipeline / bare | same in CPU time | peak RSS bare MiB | peak RSS pipeline MiB | pipeline - bare MiB | pipeline growth over its start MiB | of which Chroma's HNSW index MiB | growth less HNSW MiB | index on disk MiB | peak RSS of its embedding process MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| reports | bare encode /s | index pipeline /s | pipeline / bare | same in CPU time | peak RSS bare MiB | peak RSS pipeline MiB | pipeline - bare MiB | pipeline growth over its start MiB | of which Chroma's HNSW index MiB | growth less HNSW MiB | index on disk MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['n']} | {r['bare_rate']:.1f} | {r['pipeline_rate']:.1f} | {r['ratio']:.2f} | {r['cpu_ratio']:.2f} | {r['bare_peak_mib']:.0f} | {r['pipeline_peak_mib']:.0f} | "
               f"{r['pipeline_peak_mib'] - r['bare_peak_mib']:.0f} | {r['pipeline_growth_mib']:.0f} | {r['hnsw_mib']:.0f} | "
-              f"{r['pipeline_growth_mib'] - r['hnsw_mib']:.0f} | {r['disk_mib']:.0f} | {r['worker_peak_mib']:.0f} |")
+              f"{r['pipeline_growth_mib'] - r['hnsw_mib']:.0f} | {r['disk_mib']:.0f} |")
     last = rows[-1]
     if "hybrid_p50_ms" in last:
         print(f"\nQuery latency at {last['n']} reports, k=10, warm, {args.queries} queries (query embedding included)")

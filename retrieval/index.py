@@ -25,7 +25,7 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,6 @@ from incident_lens.errors import UserError
 from retrieval.changes import FrameChunks, IndexSummary, Plan, plan_changes, report_metadata, survey
 from retrieval.chroma_ef import IncidentLensEmbeddingFunction
 from retrieval.embedder import Embedder
-from retrieval.encoding_worker import EncodingWorker
 from retrieval.filters import DATE_KEY, RESERVED_KEYS, parse_bound, where_fields
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.hits import Hit, Record
@@ -48,9 +47,6 @@ DEFAULT_MODE = "hybrid"
 # at most one write). Padding to the longest text of a batch cost more token work than one sort of
 # all 63,766 VAERS narratives: 7.4 % at 512 rows, 2.4 % at 2,048, 0.9 % at 8,192.
 CHUNK_ROWS = 8192
-# From this many texts to embed in a chunk, they are embedded in a child process one step ahead of
-# the writes (retrieval/encoding_worker.py); below it, starting the child costs more than it saves.
-WORKER_MIN_TEXTS = 2048
 # Documents read from Chroma per page when the BM25 index is rebuilt after a kill (memory grows with the page).
 LEXICAL_PAGE = 1000
 # Each side contributes this many candidates (at least) to the fusion.
@@ -85,7 +81,6 @@ class IncidentIndex:
         self.dir = self.root / collection
         self.writable = writable
         self._embedder = embedder
-        self._worker: EncodingWorker | None = None  # embedding child process, during an add
         self._lock = None
         self._lexical: LexicalIndex | None = None
         self._manifest = self._read_manifest()
@@ -306,16 +301,11 @@ class IncidentIndex:
         # Loaded, or rebuilt from Chroma (and saved) after a killed run left the marker.
         lexical = self.lexical
         columns = list(dict.fromkeys([*meta_cols, *([found.date_col] if found.date_col else [])]))
-        try:
-            for chunk in source.chunks(columns, CHUNK_ROWS):
-                chunk = chunk.loc[(chunk["text"].astype(str).str.strip() != "").to_numpy()]
-                plan = self._write_chunk(chunk, meta_cols, found.date_col, found.dayfirst, progress, done, total)
-                counts = {key: counts[key] + plan.counts[key] for key in counts}
-                done += len(chunk)
-        finally:
-            if self._worker is not None:
-                self._worker.close()
-                self._worker = None
+        for chunk in source.chunks(columns, CHUNK_ROWS):
+            chunk = chunk.loc[(chunk["text"].astype(str).str.strip() != "").to_numpy()]
+            plan = self._write_chunk(chunk, meta_cols, found.date_col, found.dayfirst, progress, done, total)
+            counts = {key: counts[key] + plan.counts[key] for key in counts}
+            done += len(chunk)
         pruned = self._prune(found.ids) if prune else 0
         if self._stale_path.exists():
             # Chroma is the record: should the counts ever disagree with it, rebuild them from it.
@@ -344,8 +334,11 @@ class IncidentIndex:
         # Longest first within the chunk: batches of similar length waste little on padding.
         order = sorted(plan.embed, key=lambda i: -len(texts[i]))
         step = min(self.embedder.batch_size * 4, self._max_batch)
-        parts = [order[s : s + step] for s in range(0, len(order), step)]
-        for part, vectors in zip(parts, self._embedded([[texts[i] for i in part] for part in parts])):
+        for s in range(0, len(order), step):
+            part = order[s : s + step]
+            vectors = self._encode_distinct([texts[i] for i in part])
+            # Written before the next part is embedded, not beside it: on 2 cores a write thread
+            # slowed torch's threads more than it overlapped (4,000 VAERS, one run each: 49.9 s vs 45.3 s).
             part_ids, part_texts = [ids[i] for i in part], [texts[i] for i in part]
             self._collection.upsert(ids=part_ids, embeddings=vectors, documents=part_texts, metadatas=[plan.wanted[i] for i in part])
             self.lexical.upsert(part_ids, part_texts)
@@ -364,23 +357,14 @@ class IncidentIndex:
             stored.update(zip(found["ids"], found["metadatas"]))
         return stored
 
-    def _embedded(self, steps: list[list[str]]) -> Iterator[np.ndarray]:
-        """The vectors of each step's texts, in order; each distinct text of a step embedded once
-        (templated reports repeat: 2.2 % of VAERS narratives). Many texts are embedded in a child
-        process, one step ahead, while this one writes."""
-        distinct = [list(dict.fromkeys(texts)) for texts in steps]
-        if sum(map(len, distinct)) >= WORKER_MIN_TEXTS:
-            if self._worker is None:
-                self._worker = EncodingWorker(self.embedder)
-            embedded = (vectors for _, vectors in self._worker.map(distinct))
-        else:
-            embedded = (self.embedder.encode(texts) for texts in distinct)
-        for texts, unique, vectors in zip(steps, distinct, embedded):
-            if len(unique) == len(texts):
-                yield vectors
-            else:
-                row = {text: i for i, text in enumerate(unique)}
-                yield vectors[[row[text] for text in texts]]
+    def _encode_distinct(self, texts: list[str]) -> np.ndarray:
+        """Each distinct text embedded once: templated reports repeat (2.2 % of VAERS narratives)."""
+        distinct = list(dict.fromkeys(texts))
+        vectors = self.embedder.encode(distinct)
+        if len(distinct) == len(texts):
+            return vectors
+        row = {text: i for i, text in enumerate(distinct)}
+        return vectors[[row[text] for text in texts]]
 
     def _prune(self, keep: set[str]) -> int:
         stale = [i for i in self.ids() if i not in keep]
