@@ -184,25 +184,24 @@ def run_paired(subset: Path, batch_size: int, home: Path, queries: Path | None) 
     bare = spawn.Process(target=paired_bare, args=(bare_end, batch_size))
     pipeline = spawn.Process(target=paired_pipeline, args=(pipe_end, subset, batch_size, home, queries))
     bare.start()
-    if bare_conn.recv() != "ready":
-        raise SystemExit("bare side did not start")
-    pipeline.start()
-    while True:
-        if not pipe_conn.poll(3600):
-            raise SystemExit("pipeline side stopped answering")
-        message = pipe_conn.recv()
-        if isinstance(message, list):
-            bare_conn.send(message)
-            bare_conn.recv()
+    bare_end.close()  # only the children hold their ends: a child that dies is then an EOFError here
+    try:
+        bare_conn.recv()  # "ready": model loaded
+        pipeline.start()
+        pipe_end.close()
+        while (message := pipe_conn.recv()) is None or isinstance(message, list):
+            if message is None:  # indexing done: the bare side reports and ends before the queries
+                bare_conn.send(None)
+                bare_result = bare_conn.recv()
+                bare.join()
+            else:
+                bare_conn.send(message)
+                bare_conn.recv()
             pipe_conn.send("go")
-        elif message is None:
-            bare_conn.send(None)
-            bare_result = bare_conn.recv()
-            bare.join()
-            pipe_conn.send("go")
-        else:
-            pipeline.join()
-            return bare_result, message
+    except EOFError:
+        raise SystemExit("a side of the paired run failed (its error is above)") from None
+    pipeline.join()
+    return bare_result, message
 
 
 def run_separate(subset: Path, batch_size: int, home: Path, queries: Path | None, bare_first: bool) -> tuple[dict, dict]:
