@@ -10,6 +10,8 @@ peak RSS over the start 502 MiB with no trimming inside a 2,048-report chunk, 32
 buffer of 8 MiB and more in its own mapping (the fix before this one: 3-4x the page faults of
 trimming and twice its system CPU time), 299 MiB trimming after every step. Trimming after every
 eighth step only halved the page faults at 16,000 but was no faster on 63,766 reports and peaked higher.
+Trimming only once resident memory had grown 64 or 128 MiB since the last trim saved little system
+time (at 128 MiB, 49 trims in 126 steps, 2.1 M of the 3.5 M page faults remained) and peaked higher.
 """
 
 from __future__ import annotations
