@@ -47,8 +47,10 @@ def _status_mib(key: str) -> float:
 def _trimmed_rss() -> float:
     import gc
 
+    from retrieval.memory import release_freed_memory
+
     gc.collect()
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    release_freed_memory()
     return _status_mib("VmRSS")
 
 

@@ -60,13 +60,19 @@ def _reports(path: Path):
     return load_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID")
 
 
-def child_bare(path: Path, batch_size: int) -> dict:
+def _bare_model():
+    """The same model as the index's, straight from sentence-transformers, loaded and warmed."""
     from sentence_transformers import SentenceTransformer
 
     from retrieval.embedder import default_model_path
 
     model = SentenceTransformer(str(default_model_path()), device="cpu")
     model.encode(["warm up"])
+    return model
+
+
+def child_bare(path: Path, batch_size: int) -> dict:
+    model = _bare_model()
     texts = _reports(path).frame["text"].tolist()
     before = _memory()
     start, cpu = time.perf_counter(), _cpu_seconds()
@@ -126,12 +132,7 @@ def query_latency(home: Path, embedder, queries: Path) -> dict:
 
 def paired_bare(conn, batch_size: int) -> None:
     """Bare side of a paired run: encode each list of texts handed over, until None; then report."""
-    from sentence_transformers import SentenceTransformer
-
-    from retrieval.embedder import default_model_path
-
-    model = SentenceTransformer(str(default_model_path()), device="cpu")
-    model.encode(["warm up"])
+    model = _bare_model()
     before = _memory()
     n, seconds, cpu = 0, 0.0, 0.0
     conn.send("ready")
@@ -206,14 +207,18 @@ def run_paired(subset: Path, batch_size: int, home: Path, queries: Path | None) 
 
 def run_separate(subset: Path, batch_size: int, home: Path, queries: Path | None, bare_first: bool) -> tuple[dict, dict]:
     """One whole run of each side, one after the other; returns (bare, pipeline) results."""
-    runs = {}
+    def bare() -> dict:
+        return run_child("bare", str(subset), "--batch-size", str(batch_size))
+
+    def pipeline() -> dict:
+        return run_child("pipeline", str(subset), str(home), str(queries or "-"), "--batch-size", str(batch_size))
+
     # Repeats alternate the order so a drift in machine load hits both sides alike.
-    for kind in ("bare", "pipeline") if bare_first else ("pipeline", "bare"):
-        if kind == "bare":
-            runs[kind] = run_child("bare", str(subset), "--batch-size", str(batch_size))
-        else:
-            runs[kind] = run_child("pipeline", str(subset), str(home), str(queries or "-"), "--batch-size", str(batch_size))
-    return runs["bare"], runs["pipeline"]
+    if bare_first:
+        first = bare()
+        return first, pipeline()
+    first = pipeline()
+    return bare(), first
 
 
 def run_child(*args: str) -> dict:
