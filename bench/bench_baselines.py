@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/bench_baselines.py [--data ../shared/data] [--data
 Reads the public data sets from `../shared/data` (never copied into the repo; skipped cleanly when absent),
 derives each task's gold column, makes a seeded stratified 70/30 train/test split (recorded by seed,
 data hash and a hash of the test ids), trains every baseline on train and scores it on test with
-`incident_lens.evaluation.evaluate(..., train_path=...)`. Prints a markdown table per data set;
+`incident_lens.pipelines.evaluation.evaluate(..., train_path=...)`. Prints a markdown table per data set;
 `--update-results` rewrites the `## Baselines` section of bench/RESULTS.md.
 """
 
@@ -52,7 +52,7 @@ def prepare_openi(data: Path, task) -> tuple[pd.DataFrame, str]:
 
 def normal_task(workdir: Path):
     """cxr-findings plus OpenI's `normal` column as a 15th label: the setting of published OpenI figures."""
-    from incident_lens.task_files import find_task, load_task_file
+    from incident_lens.inputs.task_files import find_task, load_task_file
 
     base = find_task("cxr-findings")
     text = base.source.read_text(encoding="utf-8").replace('name = "cxr-findings"', 'name = "cxr-findings-with-normal"', 1)
@@ -87,7 +87,8 @@ def prepare_maude(data: Path) -> tuple[pd.DataFrame, str]:
 
 def split_files(frame: pd.DataFrame, task, workdir: Path, name: str) -> tuple[Path, Path, str]:
     """Seeded stratified 70/30 split written as two CSV files (in a temporary folder, never the repo)."""
-    from incident_lens.gold import assign_split, strata, load_gold
+    from incident_lens.inputs.gold import load_gold
+    from incident_lens.inputs.splits import assign_split, strata
 
     full = workdir / f"{name}-all.csv"
     frame.to_csv(full, index=False)
@@ -110,8 +111,8 @@ def fmt(scores: dict, key: str) -> str:
 
 def run(args) -> str:
     from incident_lens.config import load_settings
-    from incident_lens.evaluation import evaluate, make_embedder
-    from incident_lens.task_files import find_task, load_task_file
+    from incident_lens.pipelines.evaluation import evaluate, make_embedder
+    from incident_lens.inputs.task_files import find_task, load_task_file
 
     data = Path(args.data)
     if not data.is_dir():

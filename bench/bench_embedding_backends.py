@@ -135,7 +135,7 @@ def main() -> int:
     import torch
     from tokenizers import Tokenizer
 
-    from incident_lens.reports import load_reports
+    from incident_lens.inputs.report_files import load_reports
     from retrieval.embedder import Embedder
 
     texts = load_reports(VAERS, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID").frame["text"].tolist()[args.start:args.start + args.n]

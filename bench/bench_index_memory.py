@@ -109,7 +109,7 @@ def main() -> int:
     if not path.is_file():
         print(f"skipped: {path} not found")
         return 0
-    from incident_lens.reports import open_reports
+    from incident_lens.inputs.report_files import open_reports
     from retrieval.embedder import Embedder
     from retrieval.index import IncidentIndex
 

@@ -55,7 +55,7 @@ def _cpu_seconds() -> float:
 
 
 def _reports(path: Path):
-    from incident_lens.reports import load_reports
+    from incident_lens.inputs.report_files import load_reports
 
     return load_reports(path, text_cols=["SYMPTOM_TEXT"], id_col="VAERS_ID")
 
@@ -93,7 +93,7 @@ def child_pipeline(path: Path, batch_size: int, home: Path, queries: Path | None
 
 def index_vaers(path: Path, home: Path, embedder) -> dict:
     """One whole `index` run of the file into a fresh index under `home`: time, CPU, memory, sizes."""
-    from incident_lens.reports import open_reports
+    from incident_lens.inputs.report_files import open_reports
     from retrieval.index import IncidentIndex
 
     embedder.encode(["warm up"])
@@ -250,7 +250,7 @@ def main() -> int:
     if not path.is_file():
         print(f"skipped: {path} not found")
         return 0
-    from incident_lens.reports import read_table
+    from incident_lens.inputs.report_files import read_table
 
     rows = []
     vaers = read_table(path)

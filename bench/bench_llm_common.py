@@ -2,7 +2,7 @@
 
 Usage (from a bench script): `model = ensure_model(args.model, args.size)`; `lm, engine = make_lm(model, threads=2)`;
 `texts = demo_reports(task, n, start)`; `print(markdown_table(rows))`; `update_results(section_text)`.
-The model is a random-weight llama GGUF written by `incident_lens.gguf_writer` (1B, Q8_0 by default):
+The model is a random-weight llama GGUF written by `incident_lens.llm.gguf_writer` (1B, Q8_0 by default):
 its answers are noise, its cost per token is a real 1B model's.
 """
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 
 def ensure_model(path: Path, size: str = "1b") -> Path:
-    from incident_lens.gguf_writer import write_test_gguf
+    from incident_lens.llm.gguf_writer import write_test_gguf
 
     path = Path(path)
     if not path.is_file():
@@ -51,7 +51,7 @@ def demo_frame():
 
 
 def report_text(row, task) -> str:
-    from incident_lens.reports import join_fields
+    from incident_lens.inputs.report_files import join_fields
 
     return join_fields(row, list(task.input_fields))
 

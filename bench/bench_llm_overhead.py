@@ -55,7 +55,7 @@ def main() -> None:
     import dspy
 
     from incident_lens.llm.llama_engine import SAMPLING, grammar_for
-    from incident_lens.task_files import find_task
+    from incident_lens.inputs.task_files import find_task
     from programs import build_program
 
     model = ensure_model(args.model, args.size)

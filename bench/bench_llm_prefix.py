@@ -51,8 +51,8 @@ def few_shot_program(task, n_demos: int = 3):
 
 def rag_program(task, index_rows: int, home: Path):
     from incident_lens.config import Settings
-    from incident_lens.indexing import index_file, open_index
-    from incident_lens.labelling import index_retriever
+    from incident_lens.pipelines.indexing import index_file, open_index
+    from incident_lens.pipelines.labelling import index_retriever
     from programs import build_program
 
     settings = Settings(home=home, threads=2)
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--update-results", action="store_true")
     args = parser.parse_args()
 
-    from incident_lens.task_files import find_task
+    from incident_lens.inputs.task_files import find_task
 
     model = ensure_model(args.model, args.size)
     at_start = machine()

@@ -18,7 +18,7 @@ from bench_llm_common import DEFAULT_MODEL, load_at_end, demo_frame, ensure_mode
 
 
 def timed_run(settings, reports: Path, task, out: Path, program: str) -> dict:
-    from incident_lens.labelling import label_file
+    from incident_lens.pipelines.labelling import label_file
 
     marks: dict[int, float] = {}
 
@@ -47,8 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from incident_lens.config import Settings
-    from incident_lens.indexing import index_file
-    from incident_lens.task_files import find_task
+    from incident_lens.pipelines.indexing import index_file
+    from incident_lens.inputs.task_files import find_task
 
     model = ensure_model(args.model, args.size)
     at_start = machine()

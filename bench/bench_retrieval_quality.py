@@ -30,7 +30,7 @@ FINDINGS = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "
 
 def build(home: Path, name: str, path: Path, text_cols: list[str], id_col: str, meta: list[str], limit: int | None):
     from incident_lens.config import Settings
-    from incident_lens.indexing import index_file, open_index
+    from incident_lens.pipelines.indexing import index_file, open_index
 
     settings = Settings(home=home)
     result = index_file(settings, path, text_cols=text_cols, id_col=id_col, meta_cols=meta, collection=name, limit=limit)
@@ -41,7 +41,7 @@ def build(home: Path, name: str, path: Path, text_cols: list[str], id_col: str, 
 def mtsamples(home: Path, data: Path, limit: int | None) -> list[dict]:
     path = data / "mtsamples" / "mtsamples_dev.csv"
     frame, index = build(home, f"mtsamples-{limit}" if limit else "mtsamples", path, ["transcription"], "note_id", ["medical_specialty"], limit)
-    from incident_lens.reports import read_table
+    from incident_lens.inputs.report_files import read_table
 
     descriptions = read_table(path).set_index("note_id")["description"]
     queries = [(i, descriptions[i].strip()) for i in frame["id"] if descriptions[i].strip()]

@@ -2,7 +2,7 @@
 
 Usage: `build_program(task, "zero-shot")`, `load_program("optimized/x.json", task)`, `Summariser()`,
 `task_metric(task)`, `NearestDemos(program, pool, k, find)`, `example_from_row(task, text, labels)`, `prediction_labels(task, prediction)`.
-DSPy only: no files (beyond DSPy's own save/load), no index, no pandas.
+DSPy only: no files (beyond DSPy's own save/load), no index, no pandas, nothing from incident_lens.
 """
 
 from programs.evidence import EvidenceCheck, check_quotes, is_supported
@@ -11,13 +11,14 @@ from programs.labellers import (
     load_program, saved_program_kind,
 )
 from programs.nearest_demos import NearestDemos
-from programs.metrics import example_from_row, normalise_labels, prediction_labels, task_metric
+from programs.labels import FINDING_STATUSES, LabelError, normalise_labels
+from programs.task_metric import example_from_row, prediction_labels, task_metric
 from programs.signatures import ANSWER_FIELD, SUMMARY_PARTS, labelling_signature
 from programs.summariser import Summariser
 
 __all__ = [
     "EvidenceCheck", "check_quotes", "is_supported", "PROGRAM_KINDS", "RagLabeller", "Retriever", "WorkedExample",
     "ZeroShotLabeller", "build_program", "format_examples", "load_program", "saved_program_kind",
-    "example_from_row", "normalise_labels", "prediction_labels", "task_metric", "ANSWER_FIELD", "SUMMARY_PARTS",
+    "example_from_row", "FINDING_STATUSES", "LabelError", "normalise_labels", "prediction_labels", "task_metric", "ANSWER_FIELD", "SUMMARY_PARTS",
     "labelling_signature", "Summariser", "NearestDemos",
 ]

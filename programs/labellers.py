@@ -16,7 +16,7 @@ from pathlib import Path
 import dspy
 
 from programs.adapter import ADAPTER
-from programs.evidence import check_quotes
+from programs.evidence import check_quotes, prompt_text
 from programs.signatures import ANSWER_FIELD, labelling_signature
 
 # Room for the longest answer the output schema allows (quotes + rationale + labels), with margin.
@@ -66,11 +66,13 @@ def format_examples(task, examples: list[WorkedExample]) -> str:
     return "\n\n".join(blocks)
 
 
-def checked(task, prediction: dspy.Prediction, report: str) -> dspy.Prediction:
-    """The prediction with `evidence_verified` and `unsupported_evidence` from checking its quotes."""
-    check = check_quotes(prediction.evidence, report)
+def checked(task, prediction: dspy.Prediction, report: str, fixed_text: str = "") -> dspy.Prediction:
+    """The prediction with `evidence_verified`, `unsupported_evidence` and `unsupported_reasons` (one per
+    unsupported quote) from checking its quotes against the report and the prompt's `fixed_text`."""
+    check = check_quotes(prediction.evidence, report, fixed_text)
     fields = {name: prediction[name] for name in ("evidence", "rationale", ANSWER_FIELD[task.kind])}
-    return dspy.Prediction(**fields, evidence_verified=check.verified, unsupported_evidence=check.unsupported)
+    return dspy.Prediction(**fields, evidence_verified=check.verified, unsupported_evidence=check.unsupported,
+                           unsupported_reasons=check.reasons)
 
 
 class ZeroShotLabeller(dspy.Module):
@@ -84,7 +86,7 @@ class ZeroShotLabeller(dspy.Module):
     def forward(self, report: str) -> dspy.Prediction:
         with dspy.context(adapter=ADAPTER):
             prediction = self.label(report=report)
-        return checked(self.task, prediction, report)
+        return checked(self.task, prediction, report, prompt_text(self.label.signature, self.label.demos))
 
 
 class RagLabeller(dspy.Module):
@@ -104,10 +106,14 @@ class RagLabeller(dspy.Module):
         self.label_with_examples = dspy.Predict(labelling_signature(task, with_examples=True), max_tokens=LABEL_MAX_TOKENS)
 
     def forward(self, report: str, report_id: str | None = None) -> dspy.Prediction:
-        examples = self.retrieve(report, self.k, report_id)
+        shown = format_examples(self.task, self.retrieve(report, self.k, report_id))
         with dspy.context(adapter=ADAPTER):
-            prediction = self.label_with_examples(examples=format_examples(self.task, examples), report=report)
-        return checked(self.task, prediction, report)
+            prediction = self.label_with_examples(examples=shown, report=report)
+        predictor = self.label_with_examples
+        # The retrieved examples are not the prompt's fixed part: they are chosen for being like this
+        # report, so their stock phrases ("no injury noted") are often this report's words too. A quote
+        # copied from them that the report lacks already fails as not in the report.
+        return checked(self.task, prediction, report, prompt_text(predictor.signature, predictor.demos))
 
 
 PROGRAM_KINDS = ("zero-shot", "rag")

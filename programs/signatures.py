@@ -15,7 +15,7 @@ import dspy
 import pydantic
 from pydantic_core import core_schema
 
-from incident_lens.task_files import FINDING_STATUSES
+from programs.labels import FINDING_STATUSES
 
 MAX_QUOTES = 3
 QUOTE_CHARS = 200

@@ -9,13 +9,13 @@ Change detection rests on a sha256 of the report text kept in each report's meta
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import pandas as pd
 
-from incident_lens.errors import UserError
-from incident_lens.hashing import text_sha256
+from retrieval.errors import RetrievalError
 from retrieval.filters import DATE_KEY, HASH_KEY, RESERVED_KEYS, DateOrder, date_key
 
 
@@ -73,7 +73,7 @@ class FrameChunks:
     def chunks(self, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
         missing = [c for c in ("id", "text", *columns) if c not in self.frame.columns]
         if missing:
-            raise UserError(f"column(s) {', '.join(repr(c) for c in missing)} not in the reports; columns are: {', '.join(map(str, self.frame.columns))}")
+            raise RetrievalError(f"column(s) {', '.join(repr(c) for c in missing)} not in the reports; columns are: {', '.join(map(str, self.frame.columns))}")
         for begin in range(0, len(self.frame), rows):
             yield self.frame.iloc[begin : begin + rows]
 
@@ -97,7 +97,7 @@ def survey(source, meta_cols: list[str], date_col: str | None, rows: int) -> Sur
     meta column whose values are all dates), reading `source.chunks` once and holding only the ids."""
     reserved = [c for c in meta_cols if c in RESERVED_KEYS or c in ("id", "text") or c.startswith("$")]
     if reserved:
-        raise UserError(f"--meta {reserved[0]!r}: name is reserved by the index; rename the column")
+        raise RetrievalError(f"metadata column {reserved[0]!r}: the name is reserved by the index; rename the column")
     orders = {col: DateOrder() for col in ([date_col] if date_col else meta_cols)}
     seen: set[str] = set()
     with_text: set[str] = set()
@@ -106,7 +106,7 @@ def survey(source, meta_cols: list[str], date_col: str | None, rows: int) -> Sur
         ids = chunk["id"].astype(str)
         repeated = ids[ids.duplicated() | ids.isin(seen)]
         if len(repeated):
-            raise UserError(f"id '{repeated.iloc[0]}' appears more than once in the reports; ids must be unique")
+            raise RetrievalError(f"id '{repeated.iloc[0]}' appears more than once in the reports; ids must be unique")
         seen.update(ids)
         empty = (chunk["text"].astype(str).str.strip() == "").to_numpy()
         skipped += int(empty.sum())
@@ -115,7 +115,7 @@ def survey(source, meta_cols: list[str], date_col: str | None, rows: int) -> Sur
             order.feed(chunk[col])
     if date_col:
         if orders[date_col].result is None:
-            raise UserError(f"--date-col {date_col!r}: not every value is a date (YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY); fix the column or choose another")
+            raise RetrievalError(f"date column {date_col!r}: not every value is a date (YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY); fix the column or choose another")
         return Survey(with_text, skipped, date_col, orders[date_col].result)
     found = next((col for col, order in orders.items() if order.result is not None), None)
     return Survey(with_text, skipped, found, orders[found].result if found else True)
@@ -127,7 +127,7 @@ def report_metadata(chunk: pd.DataFrame, meta_cols: list[str], date_col: str | N
     texts = chunk["text"].astype(str).tolist()
     dates = chunk[date_col].tolist() if date_col else [None] * len(texts)
     return [
-        {**{col: values[i] for col, values in columns.items()}, HASH_KEY: text_sha256(texts[i]), DATE_KEY: date_key(dates[i], dayfirst) if date_col else None}
+        {**{col: values[i] for col, values in columns.items()}, HASH_KEY: hashlib.sha256(texts[i].encode("utf-8")).hexdigest(), DATE_KEY: date_key(dates[i], dayfirst) if date_col else None}
         for i in range(len(texts))
     ]
 

@@ -12,14 +12,14 @@ costs no model load.
 from __future__ import annotations
 
 import hashlib
+import json
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from incident_lens.errors import UserError
-from incident_lens.hashing import file_sha256
+from retrieval.errors import RetrievalError
 
 BACKENDS = ("torch",)
 
@@ -38,19 +38,51 @@ def model_files(model_path: Path) -> list[Path]:
 
 def model_fingerprint(model_path: Path, cache_dir: Path | None = None) -> str:
     """sha256 over (relative path, sha256) of every model file: any changed weight, tokenizer or
-    pooling config gives a different fingerprint."""
+    pooling config gives a different fingerprint. Remembered in `cache_dir` against the files' sizes
+    and modification times: hashing 90 MB on every search would cost a noticeable part of a second."""
+    files = model_files(model_path)
+    stamp = "|".join(f"{p.relative_to(model_path).as_posix()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    key = hashlib.sha256(f"{Path(model_path).resolve()}|{stamp}".encode()).hexdigest()
+    cache_file = Path(cache_dir) / "embedding-fingerprints.json" if cache_dir else None
+    known = _read_json(cache_file)
+    if key in known:
+        return known[key]
     digest = hashlib.sha256()
-    for path in model_files(model_path):
-        digest.update(f"{path.relative_to(model_path).as_posix()}\0{file_sha256(path, cache_dir)}\n".encode())
+    for path in files:
+        digest.update(f"{path.relative_to(model_path).as_posix()}\0{_file_sha256(path)}\n".encode())
+    fingerprint = digest.hexdigest()
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**known, key: fingerprint}), encoding="utf-8")
+        tmp.replace(cache_file)
+    return fingerprint
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
     return digest.hexdigest()
+
+
+def _read_json(path: Path | None) -> dict:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        # A damaged cache only costs a re-hash.
+        return {}
 
 
 def check_model_dir(model_path: Path) -> Path:
     model_path = Path(model_path).expanduser()
     if not model_path.is_dir():
-        raise UserError(f"{model_path}: embedding model directory not found; give a local sentence-transformers directory with --embedding-model")
+        raise RetrievalError(f"{model_path}: embedding model directory not found; give a local sentence-transformers directory")
     if not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
-        raise UserError(f"{model_path}: not a sentence-transformers model directory (no modules.json or config.json)")
+        raise RetrievalError(f"{model_path}: not a sentence-transformers model directory (no modules.json or config.json)")
     return model_path.absolute()
 
 
@@ -77,9 +109,9 @@ class Embedder:
 
     def __init__(self, model_path: Path | None = None, backend: str = "torch", batch_size: int = 32, threads: int | None = None, cache_dir: Path | None = None):
         if backend not in BACKENDS:
-            raise UserError(f"--embedding-backend {backend!r}: not available; choose one of {', '.join(BACKENDS)}")
+            raise RetrievalError(f"embedding backend {backend!r}: not available; choose one of {', '.join(BACKENDS)}")
         if batch_size < 1:
-            raise UserError(f"--batch-size {batch_size}: must be at least 1")
+            raise RetrievalError(f"batch size {batch_size}: must be at least 1")
         self.model_path = check_model_dir(model_path or default_model_path())
         self.backend = backend
         self.batch_size = batch_size
@@ -113,7 +145,7 @@ class Embedder:
         try:
             model = SentenceTransformer(str(self.model_path), device="cpu", backend=self.backend, local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise UserError(f"{self.model_path}: cannot load as a sentence-transformers model ({str(exc).splitlines()[0]})") from None
+            raise RetrievalError(f"{self.model_path}: cannot load as a sentence-transformers model ({str(exc).splitlines()[0]})") from None
         model.eval()
         return model
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from incident_lens.errors import UserError
+from retrieval.errors import RetrievalError
 
 DATE_KEY = "_date"
 HASH_KEY = "_hash"
@@ -34,7 +34,7 @@ def parse_where(expressions: list[str]) -> dict | None:
 def _parse_one(expr: str) -> dict:
     match = _EXPR.match(expr)
     if not match:
-        raise UserError(f"--where {expr!r}: expected FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' or 'FIELD not in A,B'")
+        raise RetrievalError(f"filter {expr!r}: expected FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' or 'FIELD not in A,B'")
     field, value = match["field"], match["value"].strip()
     if match["op"] == "=":
         return {field: value}
@@ -42,7 +42,7 @@ def _parse_one(expr: str) -> dict:
         return {field: {"$ne": value}}
     values = [v.strip() for v in value.split(",") if v.strip()]
     if not values:
-        raise UserError(f"--where {expr!r}: give at least one value after '{match['word']}'")
+        raise RetrievalError(f"filter {expr!r}: give at least one value after '{match['word']}'")
     return {field: {"$nin" if match["word"].lower().startswith("not") else "$in": values}}
 
 
@@ -119,10 +119,10 @@ class DateOrder:
 
 
 def parse_bound(value: str | None, option: str) -> int | None:
-    """A `--since`/`--until` value (YYYY-MM-DD) as YYYYMMDD."""
+    """A since / until bound (YYYY-MM-DD) as YYYYMMDD; `option` names it in the error."""
     if value is None or not str(value).strip():
         return None
     key = date_key(value) if _ISO_DATE.match(str(value).strip()) else None
     if key is None:
-        raise UserError(f"{option} {value!r}: give a date as YYYY-MM-DD")
+        raise RetrievalError(f"{option} {value!r}: give a date as YYYY-MM-DD")
     return key

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from incident_lens.baselines import MemoEmbedder, make_baseline, targets
-from incident_lens.metrics import score_predictions
-from incident_lens.task_files import Label, Task
+from incident_lens.pipelines.baselines import MemoEmbedder, make_baseline, targets
+from incident_lens.scoring.scores import score_predictions
+from incident_lens.inputs.task_files import Label, Task
 
 TOPICS = {
     "fall": ["patient found on the floor beside the bed", "slipped in the bathroom and fell", "unwitnessed fall from chair in the bay",
@@ -67,13 +67,20 @@ def test_embed_lr_and_knn_with_the_real_embedder_and_index(embedder, tmp_path):
     test_labels = ["fall", "medication", "device"]
     embed_lr = make_baseline("embed-lr", task, embedder=embedder).fit(train_texts, train_labels)
     assert embed_lr.predict(test_texts)[0] == test_labels
-    knn = make_baseline("knn", task, embedder=embedder, k=5, collection="gold-test", workdir=tmp_path)
-    try:
-        knn.fit(train_texts, train_labels, ids=[f"t{i}" for i in range(len(train_texts))])
-        assert list(tmp_path.glob("incident-lens-knn-*/gold-test/chroma"))  # a real on-disk collection, in the temp folder
-        predicted, confidence = knn.predict(test_texts)
-    finally:
-        knn.close()
+    knn = make_baseline("knn", task, embedder=embedder, k=5)
+    knn.fit(train_texts, train_labels, ids=[f"t{i}" for i in range(len(train_texts))])
+    predicted, confidence = knn.predict(test_texts)
     assert predicted == test_labels
     assert all(0.5 < c <= 1.0 for c in confidence)
-    assert not list(tmp_path.glob("incident-lens-knn-*"))  # the temporary index is gone
+
+
+def test_labelled_pool_finds_the_nearest_and_leaves_out_the_report_itself(embedder):
+    from incident_lens.pipelines.labelled_pool import LabelledPool
+
+    pool = LabelledPool(embedder).add(["a", "b", "c"], ["patient fell out of bed at night", "wrong dose of insulin given",
+                                                         "infusion pump alarm failed"], ["fall", "medication", "device"])
+    nearest = pool.nearest("an old man slipped and fell from his bed", k=2)
+    assert nearest[0][0].id == "a" and nearest[0][1] == "fall"
+    assert nearest[0][0].similarity > nearest[1][0].similarity
+    without_itself = [n.id for n, _ in pool.nearest("patient fell out of bed at night", k=3, exclude_id="a")]
+    assert sorted(without_itself) == ["b", "c"]

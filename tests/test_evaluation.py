@@ -126,8 +126,8 @@ _MEMO: dict = {}
 @pytest.fixture
 def session_minilm(monkeypatch, embedder):
     """evaluate_demo builds its own embedder: hand it the session's MiniLM (memoised across these tests)."""
-    import incident_lens.evaluation as evaluation
-    from incident_lens.baselines import MemoEmbedder
+    import incident_lens.pipelines.evaluation as evaluation
+    from incident_lens.pipelines.baselines import MemoEmbedder
 
     memo = _MEMO.setdefault("memo", MemoEmbedder(embedder))
     monkeypatch.setattr(evaluation, "make_embedder", lambda _settings: memo)
@@ -135,7 +135,7 @@ def session_minilm(monkeypatch, embedder):
 
 def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
     from incident_lens.config import Settings
-    from incident_lens.evaluation import evaluate_demo
+    from incident_lens.pipelines.demo import evaluate_demo
 
     summary = evaluate_demo(Settings(home=home), tasks=("harm",), limit=10)
     harm = summary["harm"]
@@ -149,7 +149,7 @@ def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
 @pytest.mark.slow
 def test_evaluate_demo_with_a_model_adds_the_llm_programs(home, tiny_gguf, session_minilm):
     from incident_lens.config import Settings
-    from incident_lens.evaluation import evaluate_demo
+    from incident_lens.pipelines.demo import evaluate_demo
 
     settings = Settings(home=home, model_path=tiny_gguf, threads=1)
     summary = evaluate_demo(settings, tasks=("harm",), limit=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from incident_lens.errors import UserError
-from incident_lens.gguf_info import inspect_gguf
+from incident_lens.llm.gguf_info import inspect_gguf
 
 
 def test_describes_a_real_gguf(tiny_gguf):

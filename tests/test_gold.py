@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from incident_lens.errors import UserError
-from incident_lens.gold import assign_split, load_gold, load_or_create_split, strata
-from incident_lens.task_files import load_task_file
+from incident_lens.inputs.gold import load_gold
+from incident_lens.inputs.splits import assign_split, load_or_create_split, strata
+from incident_lens.inputs.task_files import load_task_file
 
 SINGLE = """
 name = "severity"

@@ -21,8 +21,9 @@ from incident_lens.cli import app
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
 from incident_lens.hashing import file_sha256
-from incident_lens.labelling import index_retriever, label_file, output_header, predict_one
-from incident_lens.task_files import Label, Task, find_task
+from incident_lens.pipelines.labelling import index_retriever, label_file, output_header
+from incident_lens.pipelines.predicting import predict_one
+from incident_lens.inputs.task_files import Label, Task, find_task
 from programs import build_program
 
 from conftest import DEMO_DIR
@@ -187,7 +188,7 @@ TASK = Task("kind", "single", "What kind of incident.", ("text",), (Label("Fall"
 
 def test_unparseable_answer_is_retried_then_becomes_an_error_row():
     garbage = {"evidence": "not a list", "rationale": "x", "label": "Burns"}
-    good = {"evidence": ["fell"], "rationale": "a fall", "label": "Fall"}
+    good = {"evidence": ["The patient fell."], "rationale": "a fall", "label": "Fall"}
     program = build_program(TASK)
     with dspy.context(lm=DummyLM([garbage, good], adapter=dspy.JSONAdapter())):
         retried = predict_one(program, TASK, "The patient fell.")
@@ -207,7 +208,7 @@ def test_rag_without_an_index_tells_the_user_how_to_build_one(home, tiny_gguf, d
 
 
 def test_rag_labels_with_labelled_neighbours_only_and_never_the_report_itself(home, tiny_gguf, demo_frame, tmp_path):
-    from incident_lens.indexing import index_file, open_index
+    from incident_lens.pipelines.indexing import index_file, open_index
 
     labelled = demo_frame.head(20).copy()
     labelled.loc[labelled.index[:6], "harm"] = ""  # unlabelled reports in the index

@@ -94,7 +94,7 @@ def test_shared_prompt_prefix_is_reused_from_the_kv_cache(engine):
 
 
 def test_model_string_carries_the_gguf_sha256(engine, tiny_gguf, tmp_path):
-    from incident_lens.gguf_writer import write_test_gguf
+    from incident_lens.llm.gguf_writer import write_test_gguf
 
     assert engine.model_string.endswith(file_sha256(tiny_gguf))
     other = LlamaCppEngine(write_test_gguf(tmp_path / "tiny.gguf", "tiny", seed=1), n_ctx=512, n_threads=1)
@@ -160,7 +160,7 @@ def test_dev_make_gguf_writes_a_model_llama_cpp_loads(tmp_path):
     from typer.testing import CliRunner
 
     from incident_lens.cli import app
-    from incident_lens.gguf_info import inspect_gguf
+    from incident_lens.llm.gguf_info import inspect_gguf
 
     path = tmp_path / "made.gguf"
     result = CliRunner().invoke(app, ["--home", str(tmp_path / "ws"), "dev", "make-gguf", str(path), "--size", "tiny", "--seed", "3"])
@@ -173,7 +173,7 @@ def test_dev_make_gguf_writes_a_model_llama_cpp_loads(tmp_path):
 
 
 def test_unknown_size_is_a_user_error(tmp_path):
-    from incident_lens.gguf_writer import write_test_gguf
+    from incident_lens.llm.gguf_writer import write_test_gguf
 
     with pytest.raises(UserError, match="tiny"):
         write_test_gguf(tmp_path / "x.gguf", size="huge")

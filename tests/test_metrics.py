@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
 
-from incident_lens.metrics import bootstrap_intervals, decisions, row_correct, score_predictions
-from incident_lens.task_files import Label, Task
+from incident_lens.scoring.scores import bootstrap_intervals, decisions, row_correct, score_predictions
+from incident_lens.inputs.task_files import Label, Task
 
 
 def _task(kind: str, names: list[str]) -> Task:
@@ -42,7 +42,7 @@ def test_bootstrap_without_resampling_gives_the_point_estimate():
         def multinomial(self, n, pvals, size):
             return np.ones((size, n))
 
-    import incident_lens.metrics as metrics
+    import incident_lens.scoring.scores as metrics
 
     original = metrics.np.random.default_rng
     metrics.np.random.default_rng = lambda seed: Unresampled()

@@ -11,14 +11,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from incident_lens.baselines import MemoEmbedder
+from incident_lens.pipelines.baselines import MemoEmbedder
 from incident_lens.cli import app
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
 from incident_lens.hashing import file_sha256
-from incident_lens.optimising import OPTIMIZERS, load_compiled, meta_path_for, optimise
+from incident_lens.pipelines.compiled import load_compiled, meta_path_for
+from incident_lens.pipelines.optimising import OPTIMIZERS, optimise
 from programs import NearestDemos
-from incident_lens.task_files import load_task_file
+from incident_lens.inputs.task_files import load_task_file
 from topic_task import TASK
 
 PHRASES = {"fall": ["found on the floor", "slipped and fell"], "medication": ["insulin dose given twice", "dose omitted"],
@@ -131,8 +132,8 @@ def test_meta_file_says_what_built_the_program(topic, tmp_path):
 
 
 def test_rag_program_round_trip_with_its_retriever(topic, tmp_path, embedder):
-    from incident_lens.optimising import TrainRetriever
-    from incident_lens.gold import load_gold
+    from incident_lens.pipelines.labelled_pool import TrainRetriever
+    from incident_lens.inputs.gold import load_gold
 
     task, gold = topic
     out = tmp_path / "rag.json"
@@ -227,7 +228,7 @@ def test_optimise_then_evaluate_with_the_tiny_gguf(optimizer, home, tmp_path, ti
 
 @pytest.mark.parametrize("name", ["incident-type", "harm", "cxr-findings"])
 def test_shipped_programs_match_their_tasks_and_demo_gold(name):
-    from incident_lens.task_files import find_task
+    from incident_lens.inputs.task_files import find_task
 
     repo = Path(__file__).resolve().parents[1]
     task = find_task(name)
@@ -239,7 +240,7 @@ def test_shipped_programs_match_their_tasks_and_demo_gold(name):
 
 
 def test_compile_progress_reads_dspy_trials_and_best_scores():
-    from incident_lens.optimising import CompileWatch
+    from incident_lens.pipelines.optimising import CompileWatch
 
     watch = CompileWatch(None, "random-search")
     with watch.capturing():

@@ -11,7 +11,8 @@ from dspy.utils.dummies import DummyLM
 
 from incident_lens.config import Settings
 from incident_lens.llm import build_lm
-from incident_lens.task_files import FINDING_STATUSES, Label, Task, find_task
+from incident_lens.inputs.task_files import Label, Task, find_task
+from programs.labels import FINDING_STATUSES
 from programs import (
     RagLabeller, Summariser, WorkedExample, build_program, check_quotes, example_from_row, labelling_signature,
     load_program, prediction_labels, saved_program_kind, task_metric,
@@ -76,7 +77,7 @@ def test_quotes_are_checked_ignoring_case_and_whitespace():
 
 
 def test_an_invented_quote_is_flagged_and_spoils_verification():
-    check = check_quotes(["found on the floor", "patient hit their head"], REPORT)
+    check = check_quotes(["found on the floor beside the bed", "patient hit their head"], REPORT)
     assert not check.verified and check.unsupported == ["patient hit their head"]
 
 
@@ -100,7 +101,7 @@ def test_metric_per_kind():
     assert multi(gold, dspy.Prediction(labels=["Staffing"]), trace=[]) == 0.0
 
     findings = task_metric(FINDINGS)
-    gold = example_from_row(FINDINGS, REPORT, {"Effusion": "1", "Pleural Thickening": "", "Edema": "-1"})
+    gold = example_from_row(FINDINGS, REPORT, {"Effusion": "1", "Pleural Thickening": "", "Edema": "uncertain"})
     assert gold.findings == {"Effusion": "positive", "Pleural Thickening": "not_mentioned", "Edema": "uncertain"}
     predicted = {"Effusion": "positive", "Pleural Thickening": "negative", "Edema": "uncertain"}
     assert findings(gold, dspy.Prediction(findings=predicted)) == pytest.approx(2 / 3)
@@ -147,7 +148,7 @@ def test_rag_labeller_shows_the_retrieved_examples_and_passes_the_report_id():
         calls.append((text, k, exclude_id))
         return [WorkedExample("Patient slipped on a wet floor in the corridor.", "Fall")]
 
-    lm = dummy([{"evidence": ["found on the floor"], "rationale": "like example 1", "label": "Fall"}])
+    lm = dummy([{"evidence": ["found on the floor beside the bed"], "rationale": "like example 1", "label": "Fall"}])
     program = build_program(SINGLE, "rag", retriever=retrieve, k=3)
     with dspy.context(lm=lm):
         prediction = program(report=REPORT, report_id="INC-1")

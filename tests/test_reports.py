@@ -1,4 +1,4 @@
-"""Reading report files: formats, column mapping and every validation message."""
+"""Reading report files: formats (Excel included), encodings, column mapping and every validation message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from incident_lens.errors import UserError
-from incident_lens.reports import load_reports
+from incident_lens.inputs.report_files import load_reports
 
 
 def write_csv(path, rows, header="id,description,actions"):
@@ -69,21 +69,97 @@ def test_undecodable_bytes_name_the_line(tmp_path):
         load_reports(path)
 
 
+CP1252_ROWS = [("1", "Patient charged £20 for parking and complained"), ("2", "Café staff gave food to a nil-by-mouth patient")]
+
+
+@pytest.mark.parametrize("ext, sep", [("csv", ","), ("tsv", "\t"), ("jsonl", None)])
+def test_a_cp1252_export_reads_right_with_its_encoding_and_is_a_one_line_error_without(tmp_path, ext, sep):
+    path = tmp_path / f"export.{ext}"
+    if sep:
+        text = f"id{sep}description\n" + "".join(f"{i}{sep}{t}\n" for i, t in CP1252_ROWS)
+    else:
+        text = "".join(json.dumps({"id": i, "description": t}, ensure_ascii=False) + "\n" for i, t in CP1252_ROWS)
+    path.write_bytes(text.encode("cp1252"))
+    reports = load_reports(path, encoding="cp1252")
+    assert list(reports.frame["text"]) == [t for _, t in CP1252_ROWS]  # "£" and "é" as written
+    with pytest.raises(UserError) as caught:
+        load_reports(path)
+    message = str(caught.value)
+    assert "\n" not in message and "not valid utf-8" in message and "--encoding cp1252" in message
+    assert (" line 2 " in message) if sep else (" line 1 " in message)  # "£" is on the first report's line
+
+
+def test_an_unknown_encoding_and_a_utf8_byte_order_mark(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes("\ufeffid,description\n1,Pt fell\n".encode("utf-8"))  # Excel's "CSV UTF-8"
+    assert list(load_reports(path).frame["id"]) == ["1"]  # the mark does not stick to the first column name
+    with pytest.raises(UserError, match="--encoding 'klingon': not an encoding Python knows"):
+        load_reports(path, encoding="klingon")
+
+
+def write_xlsx(path, rows, sheet="Incidents", extra_sheet=None, number_formats=None):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = sheet
+    for row in rows:
+        book.active.append(row)
+    for cell, fmt in (number_formats or {}).items():
+        book.active[cell].number_format = fmt
+    if extra_sheet:
+        other = book.create_sheet(extra_sheet[0])
+        for row in extra_sheet[1]:
+            other.append(row)
+    book.save(path)
+    return path
+
+
+def test_xlsx_numbers_dates_and_ids_keep_their_written_form(tmp_path):
+    import datetime as dt
+
+    path = write_xlsx(tmp_path / "r.xlsx", [
+        ["id", "description", "occurred_at", "score", "flag"],
+        [7, "Pt fell", dt.datetime(2024, 1, 2), 1.5, True],
+        [8, "Wrong dose", dt.datetime(2024, 1, 3, 10, 30), 2.0, None],
+        [None, None, None, None, None],  # a blank row, as Excel leaves them
+        [12345678901234, "Big id", None, 3, "x"],
+    ], number_formats={"A2": "000"})
+    frame = load_reports(path).frame
+    assert list(frame["id"]) == ["007", "8", "12345678901234"]  # not 7.0, not 1.23e13; "000" pads
+    assert list(frame["occurred_at"]) == ["2024-01-02", "2024-01-03 10:30:00", ""]
+    assert list(frame["score"]) == ["1.5", "2", "3"] and list(frame["flag"]) == ["TRUE", "", "x"]
+    assert list(frame["row"]) == [1, 2, 3]
+
+
+def test_xlsx_sheet_choice_and_its_errors(tmp_path):
+    path = write_xlsx(tmp_path / "r.xlsx", [["id", "text"], ["a", "first sheet"]],
+                      extra_sheet=("Later", [["id", "text"], ["b", "second sheet"]]))
+    assert list(load_reports(path).frame["text"]) == ["first sheet"]
+    assert list(load_reports(path, sheet="Later").frame["text"]) == ["second sheet"]
+    with pytest.raises(UserError, match=r"r\.xlsx: no sheet 'Nope'; sheets are: Incidents, Later; choose with --sheet"):
+        load_reports(path, sheet="Nope")
+    with pytest.raises(UserError, match=r"--sheet 'Later' applies to \.xlsx files only"):
+        load_reports(write_csv(tmp_path / "r.csv", ["1,a,b"]), sheet="Later")
+    (tmp_path / "bad.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(UserError, match=r"bad\.xlsx: not a readable \.xlsx workbook"):
+        load_reports(tmp_path / "bad.xlsx")
+
+
 def test_bad_jsonl_line_and_unknown_type_and_missing_file(tmp_path):
     (tmp_path / "r.jsonl").write_text('{"id": 1, "text": "a"}\n{oops\n', encoding="utf-8")
     with pytest.raises(UserError, match=r"r\.jsonl: line 2 is not valid JSON"):
         load_reports(tmp_path / "r.jsonl")
-    (tmp_path / "r.xlsx").write_bytes(b"x")
-    with pytest.raises(UserError, match="unsupported file type"):
-        load_reports(tmp_path / "r.xlsx")
+    (tmp_path / "r.docx").write_bytes(b"x")
+    with pytest.raises(UserError, match=r"unsupported file type '\.docx'; use .*\.xlsx"):
+        load_reports(tmp_path / "r.docx")
     with pytest.raises(UserError, match="file not found"):
         load_reports(tmp_path / "absent.csv")
 
 
-@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl"])
+@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl", "xlsx"])
 def test_streamed_chunks_equal_the_whole_file(tmp_path, monkeypatch, ext):
-    from incident_lens import reports as reports_module
-    from incident_lens.reports import open_reports
+    from incident_lens.inputs import report_files as reports_module
+    from incident_lens.inputs.report_files import open_reports
 
     rows = [{"id": f"{n:03d}", "description": "" if n % 4 == 1 else f"report {n}", "harm": str(n % 3), "count": n} for n in range(11)]
     frame = pd.DataFrame(rows)
@@ -92,6 +168,8 @@ def test_streamed_chunks_equal_the_whole_file(tmp_path, monkeypatch, ext):
         frame.to_csv(path, index=False)
     elif ext == "parquet":
         frame.to_parquet(path)
+    elif ext == "xlsx":
+        write_xlsx(path, [list(frame.columns), *frame.itertuples(index=False)])
     else:
         path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     whole = load_reports(path).frame
@@ -109,8 +187,8 @@ def test_streamed_chunks_equal_the_whole_file(tmp_path, monkeypatch, ext):
 
 
 def test_duplicate_id_in_a_later_chunk_is_found_before_any_chunk_is_read(tmp_path, monkeypatch):
-    from incident_lens import reports as reports_module
-    from incident_lens.reports import open_reports
+    from incident_lens.inputs import report_files as reports_module
+    from incident_lens.inputs.report_files import open_reports
 
     monkeypatch.setattr(reports_module, "CHUNK_ROWS", 2)
     path = write_csv(tmp_path / "r.csv", ["1,a,", "2,b,", "3,c,", "4,d,", "2,e,"])

@@ -10,8 +10,8 @@ import textwrap
 import pandas as pd
 import pytest
 
-from incident_lens.errors import UserError
 from retrieval.embedder import Embedder, default_model_path
+from retrieval.errors import IndexNotFound, RetrievalError
 from retrieval.index import IncidentIndex
 from retrieval.lexical import LexicalIndex
 
@@ -130,9 +130,9 @@ def test_filters_on_metadata_and_dates(index):
     assert set(ids(chosen)) <= {"INC-3", "INC-6"}
     dated = index.query("patient", k=10, since="2024-02-10", until="2024-04-20")
     assert set(ids(dated)) == {"INC-2", "INC-3", "INC-5"}  # INC-4 has no date: left out
-    with pytest.raises(UserError, match="unknown filter field 'ward'"):
+    with pytest.raises(RetrievalError, match="unknown filter field 'ward'"):
         index.query("fall", where={"ward": "A"})
-    with pytest.raises(UserError, match="empty query"):
+    with pytest.raises(RetrievalError, match="empty query"):
         index.query("  ")
 
 
@@ -141,7 +141,7 @@ def test_similar_excludes_the_report_itself(index):
     assert "INC-1" not in ids(hits) and len(hits) == 3
     assert "INC-5" in ids(hits)  # the other fall
     assert index.similar("INC-1", k=1, mode="dense")[0].id == "INC-5"
-    with pytest.raises(UserError, match="'INC-99' is not in index"):
+    with pytest.raises(RetrievalError, match="'INC-99' is not in index"):
         index.similar("INC-99")
 
 
@@ -173,14 +173,14 @@ def test_reopen_read_only_without_model_and_lexical_rebuilt_after_crash(tmp_path
     assert sorted(reopened.lexical.ids) == sorted(r[0] for r in REPORTS)
     assert not (root / "incidents" / "lexical.stale").exists() and (root / "incidents" / "lexical.npz").exists()
     assert ids(reopened.query("Hickman line", k=1)) == ["INC-3"]
-    with pytest.raises(UserError, match="read-only"):
+    with pytest.raises(RetrievalError, match="read-only"):
         reopened.add(frame())
 
 
 def test_missing_index_and_bad_names_are_one_line_errors(tmp_path):
-    with pytest.raises(UserError, match="no index 'incidents'"):
+    with pytest.raises(IndexNotFound, match="no index 'incidents'"):
         IncidentIndex.open(tmp_path / "nothing", "incidents")
-    with pytest.raises(UserError, match="--collection"):
+    with pytest.raises(RetrievalError, match="collection name 'a/b'"):
         IncidentIndex.open(tmp_path / "nothing", "a/b", writable=True)
 
 
@@ -200,7 +200,7 @@ def test_a_different_embedding_model_is_refused(tmp_path, embedder):
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(path)
-    with pytest.raises(UserError, match="was built with embedding model all-MiniLM-L6-v2"):
+    with pytest.raises(RetrievalError, match="was built with embedding model all-MiniLM-L6-v2"):
         IncidentIndex.open(root, "incidents", Embedder(other))
     shutil.rmtree(other)
 
@@ -211,11 +211,11 @@ def test_a_second_writer_process_gets_a_busy_error(tmp_path, embedder):
         opened.add(frame(REPORTS[:2]))
         script = textwrap.dedent(f"""
             from pathlib import Path
-            from incident_lens.errors import UserError
+            from retrieval.errors import IndexBusy
             from retrieval.index import IncidentIndex
             try:
                 IncidentIndex.open(Path({str(root)!r}), "incidents", writable=True)
-            except UserError as exc:
+            except IndexBusy as exc:
                 print(exc)
             """)
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -245,7 +245,7 @@ def test_chroma_itself_reopens_the_collection_with_our_registered_model(tmp_path
 
 def test_a_streamed_file_is_indexed_chunk_by_chunk_with_the_date_order_of_the_whole_file(tmp_path, embedder, monkeypatch):
     import retrieval.index as index_module
-    from incident_lens.reports import open_reports
+    from incident_lens.inputs.report_files import open_reports
 
     # Only the last row's date (07/13/2024) shows the column is month-first; it comes in the last chunk.
     rows = [(r[0], f"0{n + 1}/0{n + 2}/2024", r[2], r[3], r[4]) for n, r in enumerate(REPORTS[:5])] + [("INC-6", "07/13/2024", *REPORTS[5][2:])]
@@ -268,6 +268,6 @@ def test_a_duplicate_id_in_a_later_chunk_stops_the_add_before_anything_is_writte
     monkeypatch.setattr(index_module, "CHUNK_ROWS", 2)
     rows = [*REPORTS[:5], ("INC-1", *REPORTS[5][1:])]
     with IncidentIndex.open(tmp_path / "index", "dups", embedder, writable=True) as opened:
-        with pytest.raises(UserError, match="id 'INC-1' appears more than once"):
+        with pytest.raises(RetrievalError, match="id 'INC-1' appears more than once"):
             opened.add(frame(rows), meta_cols=META)
         assert opened.count() == 0

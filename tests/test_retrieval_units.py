@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incident_lens.errors import UserError
+from retrieval.errors import RetrievalError
 from retrieval.filters import date_key, detect_date_order, parse_bound, parse_where, where_fields
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.hits import Hit
@@ -23,7 +23,7 @@ def test_where_expressions_become_chroma_filters():
 
 @pytest.mark.parametrize("bad", ["harm", "=none", "harm in ", "harm in ,"])
 def test_malformed_where_is_a_one_line_error(bad):
-    with pytest.raises(UserError, match="--where"):
+    with pytest.raises(RetrievalError, match=f"filter {bad!r}"):
         parse_where([bad])
 
 
@@ -41,9 +41,9 @@ def test_dates_become_sortable_ints_in_either_order():
     assert detect_date_order(["07/02/1990", "07/13/1990", ""]) is False
     assert detect_date_order(["13/07/1990", "01/02/1990"]) is True
     assert detect_date_order(["2024-01-01", "no date"]) is None
-    assert parse_bound("2024-01-31", "--since") == 20240131
-    with pytest.raises(UserError, match="--until"):
-        parse_bound("31/01/2024", "--until")
+    assert parse_bound("2024-01-31", "since") == 20240131
+    with pytest.raises(RetrievalError, match="until '31/01/2024'"):
+        parse_bound("31/01/2024", "until")
 
 
 def test_reciprocal_rank_fusion_rewards_agreement():

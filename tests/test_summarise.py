@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from incident_lens.cli import app
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
-from incident_lens.summarising import summarise_file
+from incident_lens.pipelines.summarising import summarise_file
 from programs import SUMMARY_PARTS, check_quotes
 
 from conftest import DEMO_DIR
@@ -66,7 +66,7 @@ def test_unknown_id_is_a_user_error(home, tiny_gguf, reports, tmp_path):
 
 
 def test_llm_demo_step_labels_and_summarises_the_demo_incidents(home, tiny_gguf, reports, tmp_path):
-    from incident_lens.summarising import llm_demo
+    from incident_lens.pipelines.demo import llm_demo
 
     settings = Settings(home=home, model_path=tiny_gguf, threads=1)
     done = llm_demo(settings, reports, tmp_path / "demo", n_labels=2, n_summaries=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from incident_lens.errors import UserError
-from incident_lens.task_files import find_task, list_tasks, load_task_file
+from incident_lens.inputs.task_files import find_task, list_tasks, load_task_file
 from incident_lens.workspace import Workspace
 
 GOOD = """

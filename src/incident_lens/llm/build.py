@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from incident_lens.errors import UserError
+from incident_lens.llm.default_model import resolve_model_path
 
 # Upper bound on one answer. The programs' output schemas bound their answers well below this;
 # it is the backstop that keeps a confused model from generating for minutes.
@@ -25,9 +25,9 @@ def _use_workspace_cache(cache_dir: Path) -> None:
         dspy.configure_cache(disk_cache_dir=str(target), restrict_pickle=True)
 
 
-def build_lm(settings, server_url: str | None = None, allow_remote: bool = False, server_model: str = "local",
+def build_lm(settings, server_url: str | None = None, allow_remote: bool = False, server_model: str | None = None,
              max_tokens: int = DEFAULT_MAX_TOKENS, cache: bool = True):
-    """A `dspy.LM` on the settings' GGUF (`model_path`), or on the server at `server_url`.
+    """A `dspy.LM` on the settings' GGUF (`model_path`, else the bundled default), or on the server at `server_url`.
 
     The model is checked before any work (one-line `UserError`); the LM carries the GGUF's sha256 in
     its model string so DSPy's cache never answers for another model; no client-side retries
@@ -40,14 +40,17 @@ def build_lm(settings, server_url: str | None = None, allow_remote: bool = False
 
     workspace = settings.workspace.ensure()
     _use_workspace_cache(workspace.cache_dir)
+    # The server: this call's, else the settings' (`--server` / `server` in incident-lens.toml). Its model id,
+    # asked of the server at start, goes into the model string: another model behind the URL is another key.
+    server_url = server_url or settings.server
     if server_url:
-        engine = ServerEngine(check_server_url(server_url, allow_remote), model=server_model)
+        engine = ServerEngine(check_server_url(server_url, allow_remote or settings.allow_remote_server),
+                              model=server_model or settings.server_model)
     else:
-        if settings.model_path is None:
-            raise UserError("no model given: pass --model PATH.gguf (or set model_path in incident-lens.toml), "
-                            "or --server URL for a local llama-server")
-        engine = LlamaCppEngine(settings.model_path, n_ctx=settings.n_ctx, n_threads=settings.cpu_threads,
-                                n_batch=settings.n_batch, seed=settings.seed, cache_dir=workspace.cache_dir)
+        # The user's model, else the bundled default (a one-line UserError says how to get either).
+        engine = LlamaCppEngine(resolve_model_path(settings), n_ctx=settings.n_ctx, n_threads=settings.cpu_threads,
+                                n_batch=settings.n_batch, seed=settings.seed, cache_dir=workspace.cache_dir,
+                                chat_template=settings.chat_template)
     return dspy.LM(engine.model_string, engine=engine, cache=cache, num_retries=0,
                    temperature=settings.temperature, max_tokens=max_tokens, seed=settings.seed)
 

@@ -1,9 +1,11 @@
 """DSPy engine that runs a GGUF model in this process with llama.cpp (llama-cpp-python).
 
-Usage: `lm = dspy.LM(engine.model_string, engine=LlamaCppEngine(path, n_ctx=4096), num_retries=0)`;
+Usage: `lm = dspy.LM(engine.model_string, engine=LlamaCppEngine(path), num_retries=0)`;
 normally through `incident_lens.llm.build_lm(settings)`.
 
-What it adds to a bare `Llama`: the GGUF's own chat template renders DSPy's messages; a JSON schema
+What it adds to a bare `Llama`: the GGUF's own chat template renders DSPy's messages (or the one given
+with `chat_template=NAME|FILE`, see `chat_templates`; a template without a system role gets the system
+text at the top of the first user turn); the context size follows the model (`auto_n_ctx`); a JSON schema
 from DSPy becomes a llama.cpp grammar (as llama-cpp-python's `{"type": "json_object", "schema": ...}`
 does, but failing loudly where that path silently drops to plain JSON); one lock per loaded model
 (llama.cpp is not thread-safe, DSPy calls from threads); a prompt that leaves no room for the answer
@@ -20,12 +22,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from incident_lens.errors import UserError
-from incident_lens.gguf_info import GGUFInfo, inspect_gguf
+from incident_lens.hashing import text_sha256
+from incident_lens.llm.chat_templates import BUILTIN, fold_system_into_first_user, resolve_chat_template
+from incident_lens.llm.gguf_info import GGUFInfo, inspect_gguf
 
 # Defaults that suit grammar-constrained JSON: a repeat penalty fights JSON's repeated quotes and keys.
 SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.0}
 # Answer tokens always left free of the prompt (see `complete`).
 ANSWER_RESERVE = 512
+
+# Context size when the user sets none: the model's trained context, capped. The longest prompts the
+# programs build (rag on incident-type: k labelled reports plus every label definition) need about 5-6k
+# tokens, and llama.cpp's KV cache grows linearly with n_ctx (the bundled SmolLM2: ~180 MB at 8192; a
+# 7-8B GQA model: ~1 GB), so 8192 fits every program without paying for a 128k window. Overflows are
+# still refused per prompt (`complete`), and labelling shortens the report and retries.
+AUTO_N_CTX_CAP = 8192
+# For a GGUF that does not say its trained context.
+FALLBACK_N_CTX = 4096
+
+
+def auto_n_ctx(info: GGUFInfo) -> int:
+    """The context size used when none is set: min(trained context, AUTO_N_CTX_CAP)."""
+    return min(info.context_length or FALLBACK_N_CTX, AUTO_N_CTX_CAP)
 
 # llama-cpp-python's JSON-schema converter lets raw control characters into strings (invalid JSON that
 # json_repair then "repairs" into the wrong fields); llama.cpp's own converter excludes them.
@@ -51,6 +69,14 @@ class LoadedModel:
     info: GGUFInfo
     formatter: object
     n_ctx: int
+    # "gguf" (the file's own template), a built-in name, or a template file's path.
+    chat_template: str = "gguf"
+    chat_template_sha256: str = ""
+    # False: the template refuses or drops a system message, so it is folded into the first user turn.
+    system_role: bool = True
+    # The BOS token to put first when the GGUF asks for one and the template does not write it.
+    bos_id: int | None = None
+    bos_text: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     grammars: dict = field(default_factory=dict)
     # Prompt tokens llama.cpp evaluated (not reused from the KV cache), over the model's life.
@@ -61,38 +87,70 @@ _LOADED: dict[tuple, LoadedModel] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def load_model(path: Path, n_ctx: int = 4096, n_threads: int = 1, n_batch: int = 512, seed: int = 13,
-               cache_dir: Path | None = None) -> LoadedModel:
-    """Check the file (one-line `UserError` if missing, truncated or not GGUF), then load it once per process."""
+def load_model(path: Path, n_ctx: int | None = None, n_threads: int = 1, n_batch: int = 512, seed: int = 13,
+               cache_dir: Path | None = None, chat_template: str | None = None) -> LoadedModel:
+    """Check the file (one-line `UserError` if missing, truncated or not GGUF), then load it once per process.
+
+    `n_ctx` None: `auto_n_ctx`. `chat_template` None: the GGUF's own; else a built-in name or a file.
+    """
     info = inspect_gguf(Path(path), cache_dir)
-    key = (str(info.path), info.sha256, n_ctx, n_threads, n_batch, seed)
+    n_ctx = n_ctx or auto_n_ctx(info)
+    template = resolve_chat_template(chat_template) if chat_template else None
+    key = (str(info.path), info.sha256, n_ctx, n_threads, n_batch, seed, template)
     with _LOADED_LOCK:
         if key not in _LOADED:
-            _LOADED[key] = _load(info, n_ctx, n_threads, n_batch, seed)
+            _LOADED[key] = _load(info, n_ctx, n_threads, n_batch, seed, template)
         return _LOADED[key]
 
 
-def _load(info: GGUFInfo, n_ctx: int, n_threads: int, n_batch: int, seed: int) -> LoadedModel:
+_PROBE_SYSTEM, _PROBE_USER = "incident-lens probe: system text", "incident-lens probe: user text"
+
+
+def _renders_system(formatter) -> bool:
+    """Whether the template keeps a system message; raises if it cannot render a plain user turn."""
+    import jinja2
+
+    formatter(messages=[{"role": "user", "content": _PROBE_USER}])
+    try:
+        prompt = formatter(messages=[{"role": "system", "content": _PROBE_SYSTEM},
+                                     {"role": "user", "content": _PROBE_USER}]).prompt
+    except (jinja2.TemplateError, ValueError):
+        # The template refuses a system turn (raise_exception raises ValueError): fold it instead.
+        return False
+    return _PROBE_SYSTEM in prompt
+
+
+def _load(info: GGUFInfo, n_ctx: int, n_threads: int, n_batch: int, seed: int,
+          template: tuple[str, str] | None = None) -> LoadedModel:
+    import jinja2
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    if not info.has_chat_template:
-        raise UserError(f"{info.path}: the GGUF has no chat template (tokenizer.chat_template); use a chat/instruct model file")
+    if template is None and not info.has_chat_template:
+        raise UserError(f"{info.path}: the GGUF has no chat template (a base model?); supply one with --chat-template NAME|FILE "
+                        f"(built in: {', '.join(sorted(BUILTIN))}) or chat_template in incident-lens.toml")
     try:
         llama = Llama(model_path=str(info.path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                       n_batch=n_batch, seed=seed, verbose=False)
     except (ValueError, RuntimeError, OSError) as exc:
         raise UserError(f"{info.path}: llama.cpp cannot load this model ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
                         "check that the file is a complete GGUF of a supported architecture") from None
+    label, text_of_template = template or ("gguf", llama.metadata["tokenizer.chat_template"])
+    # The template's bos_token/eos_token are the GGUF's own (tokenizer.ggml.bos/eos_token_id).
     eos, bos = llama.token_eos(), llama.token_bos()
     text = llama._model.token_get_text
-    formatter = Jinja2ChatFormatter(
-        template=llama.metadata["tokenizer.chat_template"],
-        eos_token=text(eos) if eos != -1 else "",
-        bos_token=text(bos) if bos != -1 else "",
-        stop_token_ids=[eos],
-    )
-    return LoadedModel(llama=llama, info=info, formatter=formatter, n_ctx=llama.n_ctx())
+    bos_text = text(bos) if bos != -1 else ""
+    try:
+        formatter = Jinja2ChatFormatter(template=text_of_template, eos_token=text(eos) if eos != -1 else "",
+                                        bos_token=bos_text, stop_token_ids=[eos])
+        system_role = _renders_system(formatter)
+    except (jinja2.TemplateError, ValueError, TypeError) as exc:
+        raise UserError(f"{info.path}: the chat template ({label}) cannot render a conversation "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                        "give a working one with --chat-template NAME|FILE") from None
+    return LoadedModel(llama=llama, info=info, formatter=formatter, n_ctx=llama.n_ctx(), chat_template=label,
+                       chat_template_sha256=text_sha256(text_of_template), system_role=system_role,
+                       bos_id=bos if bos != -1 and llama._model.add_bos_token() else None, bos_text=bos_text)
 
 
 def llama_response_format(response_format: dict | None) -> dict | None:
@@ -143,10 +201,13 @@ class LlamaCppEngine:
     supports_response_schema = True
     supported_params = {"response_format", "max_tokens", "temperature", "top_p", "seed", "stop"}
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 1, n_batch: int = 512, seed: int = 13,
-                 cache_dir: Path | None = None):
-        self.options = {"n_ctx": n_ctx, "n_threads": n_threads, "n_batch": n_batch, "seed": seed}
-        self.loaded = load_model(Path(model_path), cache_dir=cache_dir, **self.options)
+    def __init__(self, model_path: Path, n_ctx: int | None = None, n_threads: int = 1, n_batch: int = 512, seed: int = 13,
+                 cache_dir: Path | None = None, chat_template: str | None = None):
+        self.loaded = load_model(Path(model_path), n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed,
+                                 cache_dir=cache_dir, chat_template=chat_template)
+        self.options = {"n_ctx": self.loaded.n_ctx, "n_ctx_source": "set" if n_ctx else "auto", "n_threads": n_threads,
+                        "n_batch": n_batch, "seed": seed, "chat_template": self.loaded.chat_template,
+                        "chat_template_sha256": self.loaded.chat_template_sha256}
         self.info = self.loaded.info
         self.seed = seed
         self.last_call: dict = {}
@@ -155,7 +216,11 @@ class LlamaCppEngine:
     def model_string(self) -> str:
         """DSPy's cache key names the model; the file's sha256 keeps two models' answers apart."""
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", self.info.path.stem)
-        return f"llamacpp/{stem}@sha256:{self.info.sha256}"
+        name = f"llamacpp/{stem}@sha256:{self.info.sha256}"
+        # Another template means other prompts, so other answers: keep them apart in the cache too.
+        if self.loaded.chat_template != "gguf":
+            name += f"+template:{self.loaded.chat_template_sha256[:16]}"
+        return name
 
     def describe(self) -> dict:
         return {"backend": "llama.cpp (in process)", **self.info.to_dict(), **self.options}
@@ -164,14 +229,20 @@ class LlamaCppEngine:
         return len(self.loaded.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def render(self, request) -> tuple[list[int], list[str]]:
-        """The prompt tokens for a request (GGUF chat template) and the template's stop strings."""
+        """The prompt tokens for a request (the model's chat template) and the template's stop strings."""
         messages = []
         if request.system is not None:
             system = request.system if isinstance(request.system, str) else "".join(p.text for p in request.system)
             messages.append({"role": "system", "content": system})
         messages.extend({"role": m.role, "content": m.text or ""} for m in request.messages)
+        if not self.loaded.system_role:
+            messages = fold_system_into_first_user(messages)
         rendered = self.loaded.formatter(messages=messages)
-        tokens = self.loaded.llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        prompt = rendered.prompt
+        tokens = self.loaded.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        # BOS as llama.cpp's server does: the template's own if it writes one, else the GGUF's if it asks for one.
+        if self.loaded.bos_id is not None and not (self.loaded.bos_text and prompt.startswith(self.loaded.bos_text)):
+            tokens = [self.loaded.bos_id, *tokens]
         stops = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
         return tokens, stops
 

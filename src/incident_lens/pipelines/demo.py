@@ -1,18 +1,20 @@
 """`incident-lens demo`: the main job end to end on the bundled synthetic data.
 
 Index the demo incidents, answer a few "have we seen this before?" questions, evaluate the baselines
-on the demo gold sets and, when a GGUF model is configured, label and summarise a sample and add the
-LLM programs to the evaluation. Usage: `run_demo(settings, console)`.
+on the demo gold sets and, with a GGUF model (yours, else the bundled SmolLM2-135M-Instruct when
+installed), label and summarise a sample and add the LLM programs to the evaluation. Usage: `run_demo(settings, console)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from incident_lens.errors import UserError
+from incident_lens.llm.default_model import PIP_INSTALL, available_model_path, resolve_model_path
 from incident_lens.progress import callback, job_progress
 from incident_lens.provenance import RunRecord
 
@@ -33,7 +35,7 @@ LLM_LABELS, LLM_SUMMARIES, LLM_EVAL_ROWS = 20, 3, 20
 
 def demo_data_dir() -> Path:
     """`data/` of the checkout this package runs from, else of the working directory."""
-    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
         if (base / "data" / "demo" / "incidents.csv").is_file():
             return base / "data"
     raise UserError("demo data not found: run from the incident-lens checkout (data/demo/incidents.csv), "
@@ -41,7 +43,7 @@ def demo_data_dir() -> Path:
 
 
 def _index_step(settings, console: Console, incidents: Path, limit: int | None):
-    from incident_lens.indexing import index_file
+    from incident_lens.pipelines.indexing import index_file
 
     console.print(f"[bold]1. Index[/] demo incident reports from {incidents}")
     with job_progress(console) as progress:
@@ -53,8 +55,8 @@ def _index_step(settings, console: Console, incidents: Path, limit: int | None):
 
 
 def _search_step(settings, console: Console) -> int:
-    from incident_lens.cli_search import print_hits_table
-    from incident_lens.indexing import open_index
+    from incident_lens.display import print_hits_table
+    from incident_lens.pipelines.indexing import open_index
 
     console.print("[bold]2. Have we seen this before?[/] (hybrid search: embeddings + BM25)")
     with open_index(settings, DEMO_COLLECTION) as index:
@@ -65,7 +67,6 @@ def _search_step(settings, console: Console) -> int:
 
 
 def _evaluation_step(settings, console: Console, with_llm: bool) -> dict:
-    from incident_lens.evaluation import evaluate_demo
 
     what = "baselines and LLM programs" if with_llm else "baselines"
     console.print(f"[bold]3. Evaluate[/] {what} on the demo gold sets")
@@ -89,9 +90,8 @@ def _fmt(value) -> str:
 
 
 def _llm_step(settings, console: Console, incidents: Path) -> dict:
-    from incident_lens.summarising import llm_demo
 
-    console.print(f"[bold]4. Label and summarise[/] with {settings.model_path.name}: "
+    console.print(f"[bold]4. Label and summarise[/] with {resolve_model_path(settings).name}: "
                   f"{LLM_LABELS} reports (incident-type, zero-shot) and {LLM_SUMMARIES} summaries")
     out_dir = settings.workspace.home / "demo-llm"
     with job_progress(console) as progress:
@@ -105,6 +105,9 @@ def _llm_step(settings, console: Console, incidents: Path) -> dict:
 
 
 def run_demo(settings, console: Console, limit: int | None = None) -> dict:
+    from dataclasses import replace
+
+    settings = replace(settings, encoding="utf-8")  # the bundled data is UTF-8, whatever encoding the config sets
     workspace = settings.workspace.ensure()
     incidents = demo_data_dir() / "demo" / "incidents.csv"
     summary: dict = {}
@@ -113,17 +116,97 @@ def run_demo(settings, console: Console, limit: int | None = None) -> dict:
         run.add_input("incidents", incidents, indexed.reports.sha256)
         run.count("indexed", len(indexed.reports) if not limit else min(limit, len(indexed.reports)))
         run.count("searches", _search_step(settings, console))
-        with_llm = settings.model_path is not None
+        with_llm = available_model_path(settings) is not None
         evaluation = _evaluation_step(settings, console, with_llm)
         run.set("evaluation", {task: result["methods"] for task, result in evaluation.items()})
         summary.update(index=indexed.summary, evaluation=evaluation)
         if with_llm:
             summary["llm"] = _llm_step(settings, console, incidents)
         else:
-            console.print("[bold]4. Label and summarise[/] [yellow]skipped: no GGUF model configured.[/] "
+            console.print("[bold]4. Label and summarise[/] [yellow]skipped: no GGUF model configured, "
+                          "and the default SmolLM2-135M-Instruct is not installed.[/] "
                           "Labelling, summaries and the LLM rows of the evaluation need one: "
-                          "`incident-lens demo --model PATH.gguf` (or model_path in incident-lens.toml). "
+                          f"`{PIP_INSTALL}`, or `incident-lens demo --model PATH.gguf` (or model_path in incident-lens.toml). "
                           "No model here? `incident-lens dev make-gguf tiny.gguf` writes a random-weight test model "
                           "that exercises the whole path (its labels are noise).")
     console.print(f"done: run record {run.path}")
     return summary
+
+
+DEMO_TASKS = ("incident-type", "harm", "cxr-findings")
+
+
+def repo_optimized_dir() -> Path:
+    """`optimized/` of the checkout this package runs from (where the compiled demo programs ship)."""
+    return Path(__file__).resolve().parents[3] / "optimized"
+
+
+def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: int | None = None,
+                  tasks: tuple[str, ...] = DEMO_TASKS) -> dict:
+    """Evaluate on the demo gold sets and write one report per task; the summary is for the console.
+
+    Baselines always; with a model (yours, else the bundled default), also the zero-shot program and the compiled program
+    shipped in `optimized/<task>.json`. `limit` scores only the first N test rows of each task (all
+    methods on the same rows), to keep an LLM demo on a CPU short. Reports go to `out_dir`
+    (default `<workspace>/reports/demo-evaluation/<task>/`).
+    """
+    from incident_lens.inputs.gold import load_sets
+    from incident_lens.inputs.splits import default_split_path
+    from incident_lens.inputs.task_files import find_task
+    from incident_lens.pipelines.baselines import BASELINES
+    from incident_lens.pipelines.evaluation import evaluate_sets, evaluate, make_embedder
+    from incident_lens.scoring.evaluation_report import write_report
+
+    workspace = settings.workspace.ensure()
+    gold_dir = demo_data_dir() / "gold"
+    out_dir = Path(out_dir or workspace.home / "reports" / "demo-evaluation")
+    embedder = make_embedder(settings)
+    lm = None
+    summary: dict = {}
+    with_llm = available_model_path(settings) is not None
+    for name in tasks:
+        task = find_task(name, workspace)
+        methods = list(BASELINES)
+        if with_llm:
+            if lm is None:
+                from incident_lens.llm import build_lm
+
+                lm = build_lm(settings)
+            methods.append("zero-shot")
+            compiled = repo_optimized_dir() / f"{name}.json"
+            if compiled.is_file():
+                methods.append(str(compiled))
+        gold_path = gold_dir / f"{name}.csv"
+        split_path = default_split_path(workspace, task, gold_path)
+        if limit:
+            train, _dev, test, split = load_sets(task, gold_path, settings, split_path=split_path)
+            test = test.subset(test.ids[:limit])
+            evaluation = evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm)
+        else:
+            evaluation = evaluate(task, gold_path, methods, settings, split_path=split_path, progress=progress,
+                                  embedder=embedder, lm=lm)
+        written = write_report(evaluation, out_dir / name)
+        best = evaluation.best()
+        summary[name] = {"report": str(written["report"]), "best": best.name if best else None,
+                         "test_rows": len(evaluation.test), "methods": evaluation.summary(), "warnings": evaluation.warnings}
+    return summary
+
+
+def llm_demo(settings, incidents: Path, out_dir: Path, n_labels: int = 20, n_summaries: int = 3, program: str = "zero-shot",
+             progress_for: Callable[[str], Callable[[int, int], None]] | None = None) -> dict:
+    """The demo's LLM step: label the first `n_labels` demo incidents (incident-type) and summarise `n_summaries`.
+
+    Outputs go to `out_dir/labels.csv` and `out_dir/summaries.jsonl`; a re-run continues them (resume).
+    `progress_for(description)` may give a `(done, total)` callback per step. Returns both BatchSummary's.
+    """
+    from incident_lens.pipelines.labelling import label_file
+    from incident_lens.pipelines.summarising import summarise_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = label_file(settings, incidents, "incident-type", out_dir / "labels.csv", program=program, resume=True,
+                        limit=n_labels, progress=progress_for("labelling") if progress_for else None)
+    summaries = summarise_file(settings, incidents, out_dir / "summaries.jsonl", resume=True, limit=n_summaries,
+                               text_cols=["description", "actions", "causes"],
+                               progress=progress_for("summarising") if progress_for else None)
+    return {"labels": labels, "summaries": summaries}

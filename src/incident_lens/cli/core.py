@@ -9,19 +9,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from incident_lens.errors import UserError
 
 console = Console()
 
 
 def doctor(ctx: typer.Context,
-           model: Optional[Path] = typer.Option(None, "--model", help="GGUF model file to check."),
+           model: Optional[Path] = typer.Option(None, "--model", help="GGUF model file to check (default: the bundled SmolLM2-135M-Instruct)."),
+           chat_template: Optional[str] = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one)."),
            embedding_model: Optional[Path] = typer.Option(None, "--embedding-model", help="Local sentence-transformers directory.")) -> None:
     """Print versions, workspace, models, threads and offline guards; exit 1 if anything is wrong."""
-    from incident_lens.cli import settings_from
-    from incident_lens.doctor import run_checks
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.doctor import run_checks
 
-    checks = run_checks(settings_from(ctx, model_path=model, embedding_model=embedding_model))
+    checks = run_checks(settings_from(ctx, model_path=model, chat_template=chat_template, embedding_model=embedding_model))
     table = Table("section", "check", "value", "ok", title="incident-lens doctor")
     for check in checks:
         table.add_row(check.section, check.name, check.value, "[green]ok[/]" if check.ok else "[red]PROBLEM[/]")
@@ -40,7 +40,7 @@ def tasks_list(ctx: typer.Context) -> None:
     """List built-in tasks and the user's own (in <workspace>/tasks/)."""
     if ctx.invoked_subcommand:
         return
-    from incident_lens.task_files import list_tasks
+    from incident_lens.inputs.task_files import list_tasks
 
     settings = ctx.find_root().obj
     table = Table("task", "kind", "labels", "reads", "file", title="tasks")
@@ -52,7 +52,7 @@ def tasks_list(ctx: typer.Context) -> None:
 @tasks_app.command("show")
 def tasks_show(ctx: typer.Context, name: str = typer.Argument(..., help="Task name or task file path.")) -> None:
     """Print one task: its description and every label with its definition."""
-    from incident_lens.task_files import find_task
+    from incident_lens.inputs.task_files import find_task
 
     task = find_task(name, ctx.find_root().obj.workspace)
     console.print(f"[bold]{task.name}[/] ({task.kind}) reads {', '.join(task.input_fields)}"
@@ -66,14 +66,15 @@ def tasks_show(ctx: typer.Context, name: str = typer.Argument(..., help="Task na
 
 
 def demo(ctx: typer.Context,
-         model: Optional[Path] = typer.Option(None, "--model", help="GGUF model: adds labelling, summaries and LLM evaluation."),
+         model: Optional[Path] = typer.Option(None, "--model", help="GGUF model for labelling, summaries and LLM evaluation (default: the bundled SmolLM2-135M-Instruct)."),
+         chat_template: Optional[str] = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one)."),
          limit: int = typer.Option(0, "--limit", help="Use only the first N demo reports (0: all)."),
          ) -> None:
     """Run the main job end to end on the bundled demo data."""
-    from incident_lens.cli import settings_from
-    from incident_lens.demo import run_demo
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.demo import run_demo
 
-    settings = settings_from(ctx, model_path=model)
+    settings = settings_from(ctx, model_path=model, chat_template=chat_template)
     run_demo(settings, console=console, limit=limit or None)
 
 

@@ -5,18 +5,18 @@ Usage:
     labels, confidence = model.predict(test.texts)
 Methods: `tfidf-lr` (TF-IDF word and bigram features + logistic regression), `embed-lr` (sentence
 embeddings + logistic regression) and `knn` (similarity-weighted label vote of the k nearest train
-reports in a Chroma index). Multi-label and findings tasks get one model (or vote) per label.
+reports, held in memory). Multi-label and findings tasks get one model (or vote) per label.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from incident_lens.task_files import FINDING_STATUSES, Task
+from incident_lens.inputs.task_files import Task
+from programs.labels import FINDING_STATUSES
+from incident_lens.pipelines.labelled_pool import LabelledPool
 
 BASELINES = ("tfidf-lr", "embed-lr", "knn")
 YES, NO = "yes", "no"
@@ -145,52 +145,15 @@ class EmbedLR:
         return self.model.predict(self.embedder.encode(texts))
 
 
-class LabelledIndex:
-    """Labelled reports in a Chroma index in a temporary folder (never the user's collections).
-
-    Used by the knn baseline, by the RAG programs' retriever and by the knn optimizer; the collection is
-    named after the data's hash so a run can say what it searched. `nearest` gives (hit, labels) pairs.
-    """
-
-    def __init__(self, embedder, collection: str = "gold", workdir: Path | None = None):
-        self.embedder = embedder
-        self.collection = collection
-        self._tmp = tempfile.TemporaryDirectory(prefix="incident-lens-knn-", dir=workdir)
-        self.index = None
-        self.labels: dict[str, object] = {}
-
-    def add(self, ids: list[str], texts: list[str], labels: list) -> "LabelledIndex":
-        import pandas as pd
-
-        from retrieval.index import IncidentIndex
-
-        self.labels.update(zip(ids, labels))
-        if self.index is None:
-            self.index = IncidentIndex.open(Path(self._tmp.name), self.collection, self.embedder, writable=True)
-        self.index.add(pd.DataFrame({"id": list(ids), "text": list(texts)}), meta_cols=[])
-        return self
-
-    def nearest(self, text: str, k: int, exclude_id: str | None = None) -> list[tuple[object, object]]:
-        exclude = (exclude_id,) if exclude_id is not None else ()
-        hits = self.index.query(text, k=k, mode="dense", exclude_ids=exclude)
-        return [(hit, self.labels[hit.id]) for hit in hits]
-
-    def close(self) -> None:
-        if self.index is not None:
-            self.index.close()
-            self.index = None
-        self._tmp.cleanup()
-
-
 class KNNVote:
     """Label vote of the k most similar train reports, each weighted by its cosine similarity."""
 
     name = "knn"
 
-    def __init__(self, task: Task, embedder, k: int = 10, collection: str = "gold", workdir: Path | None = None):
+    def __init__(self, task: Task, embedder, k: int = 10):
         self.task = task
         self.k = k
-        self.index = LabelledIndex(embedder, collection, workdir)
+        self.index = LabelledPool(embedder)
 
     def fit(self, texts: list[str], labels: list, ids: list[str] | None = None) -> "KNNVote":
         ids = list(ids) if ids is not None else [f"train-{i}" for i in range(len(texts))]
@@ -202,7 +165,7 @@ class KNNVote:
         total = 0.0
         for hit, labels in neighbours:
             # Cosine similarity can be slightly negative; a neighbour never votes against its label.
-            weight = max(float(hit.similarity if hit.similarity is not None else hit.score), 1e-6)
+            weight = max(hit.similarity, 1e-6)
             total += weight
             for name, value in targets(self.task, [labels]).items():
                 columns[name][value[0]] += weight
@@ -237,11 +200,11 @@ class KNNVote:
         self.index.close()
 
 
-def make_baseline(name: str, task: Task, embedder=None, k: int = 10, collection: str = "gold", workdir: Path | None = None):
+def make_baseline(name: str, task: Task, embedder=None, k: int = 10):
     if name == "tfidf-lr":
         return TfidfLR(task)
     if name == "embed-lr":
         return EmbedLR(task, embedder)
     if name == "knn":
-        return KNNVote(task, embedder, k=k, collection=collection, workdir=workdir)
+        return KNNVote(task, embedder, k=k)
     raise ValueError(f"unknown baseline {name!r}")

@@ -1,4 +1,4 @@
-"""Reading report tables (CSV, TSV, Parquet, JSONL) into validated id + text records, whole or in chunks.
+"""Reading report tables (CSV, TSV, Parquet, JSONL, Excel .xlsx) into validated id + text records, whole or in chunks.
 
 Usage:
     reports = load_reports(Path("incidents.csv"), text_cols=["description"], id_col="id")
@@ -8,10 +8,16 @@ Usage:
 Every problem is a one-line `UserError` (or a warning) naming the file, row and column. A file is
 validated in full (ids present and unique, text columns there, bytes decodable) before any chunk
 is handed out, so a consumer never writes half a file and then meets a bad row.
+`encoding` applies to CSV/TSV/JSONL (exports from incident systems are often cp1252). An .xlsx file is
+read from its first sheet (or `sheet`), streamed row by row with openpyxl's read-only mode; every cell
+becomes the text Excel shows for it as far as it can be rebuilt: whole numbers without ".0",
+zero-padded ids (number format "000000") with their zeros, dates as YYYY-MM-DD.
 """
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,7 +29,9 @@ import pandas as pd
 from incident_lens.errors import UserError
 from incident_lens.hashing import file_sha256
 
-SUPPORTED = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+SUPPORTED = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
+             ".xlsx": "xlsx", ".xlsm": "xlsx"}
+SUPPORTED_TEXT = ".csv, .tsv, .parquet, .jsonl or .xlsx"
 DEFAULT_TEXT_COLUMNS = ("text", "description", "report", "narrative", "findings")
 DEFAULT_ID_COLUMNS = ("id", "report_id", "incident_id")
 # Columns every report frame has; same-named input columns are replaced by them.
@@ -48,23 +56,32 @@ class ReportSet:
 
 class Table:
     """A report file's raw rows as frames of strings (ids like 007 keep their zeros; blanks are
-    empty strings), read a chunk at a time."""
+    empty strings), read a chunk at a time. `sheet` names the sheet of an .xlsx file (default: the first)."""
 
-    def __init__(self, path: Path, encoding: str = "utf-8"):
+    def __init__(self, path: Path, encoding: str = "utf-8", sheet: str | None = None):
         self.path = Path(path)
-        self.encoding = encoding
+        self.encoding = encoding or "utf-8"
+        self.sheet = sheet
+        try:
+            # utf-8-sig reads plain UTF-8 too, and drops the byte-order mark Excel's "CSV UTF-8" starts with.
+            self._codec = "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
+        except LookupError:
+            raise UserError(f"--encoding {self.encoding!r}: not an encoding Python knows (e.g. utf-8, cp1252, latin-1)") from None
         if not self.path.is_file():
             raise UserError(f"{self.path}: file not found")
         self.kind = SUPPORTED.get(self.path.suffix.lower())
         if self.kind is None:
-            raise UserError(f"{self.path}: unsupported file type '{self.path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
+            raise UserError(f"{self.path}: unsupported file type '{self.path.suffix}'; use {SUPPORTED_TEXT}")
+        if sheet is not None and self.kind != "xlsx":
+            raise UserError(f"{self.path}: --sheet {sheet!r} applies to .xlsx files only; leave it out for a {self.kind} file")
         self._raw_names = self._guarded(self._read_names)
         self.columns = list(self._raw_names)
 
     def chunks(self, columns: list[str] | None = None, rows: int | None = None) -> Iterator[pd.DataFrame]:
         """Frames of at most `rows` rows with `columns` (all when None), in file order."""
         wanted = None if columns is None else [self._raw_names[c] for c in dict.fromkeys(columns)]
-        reader = {"parquet": self._parquet_chunks, "jsonl": self._jsonl_chunks}.get(self.kind, self._delimited_chunks)
+        reader = {"parquet": self._parquet_chunks, "jsonl": self._jsonl_chunks, "xlsx": self._xlsx_chunks}.get(
+            self.kind, self._delimited_chunks)
         chunks = reader(wanted, rows or CHUNK_ROWS)
         while True:
             chunk = self._guarded(lambda: next(chunks, None))
@@ -92,8 +109,10 @@ class Table:
             names = pq.ParquetFile(self.path).schema_arrow.names
         elif self.kind == "jsonl":
             names = list(dict.fromkeys(key for row in self._jsonl_rows() for key in row))
+        elif self.kind == "xlsx":
+            names = self._xlsx_header()
         else:
-            names = list(pd.read_csv(self.path, sep=self._sep, dtype=str, nrows=0, encoding=self.encoding).columns)
+            names = list(pd.read_csv(self.path, sep=self._sep, dtype=str, nrows=0, encoding=self._codec).columns)
         return {str(name).strip(): name for name in names}
 
     @property
@@ -101,7 +120,7 @@ class Table:
         return "\t" if self.kind == "tsv" else ","
 
     def _delimited_chunks(self, wanted, rows) -> Iterator[pd.DataFrame]:
-        reader = pd.read_csv(self.path, sep=self._sep, dtype=str, keep_default_na=False, usecols=wanted, chunksize=rows, encoding=self.encoding)
+        reader = pd.read_csv(self.path, sep=self._sep, dtype=str, keep_default_na=False, usecols=wanted, chunksize=rows, encoding=self._codec)
         with reader:
             for chunk in reader:
                 yield chunk.fillna("")
@@ -125,8 +144,75 @@ class Table:
         if batch:
             yield _jsonl_frame(batch, names)
 
+    def _open_sheet(self):
+        """(workbook, worksheet) in openpyxl's streaming read-only mode; close the workbook after use."""
+        try:
+            import openpyxl
+        except ImportError:
+            raise UserError(f"{self.path}: reading .xlsx needs the openpyxl package (pip install openpyxl)") from None
+        import zipfile
+
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+            raise UserError(f"{self.path}: not a readable .xlsx workbook ({type(exc).__name__}); re-save it from Excel as .xlsx") from None
+        if self.sheet is None:
+            return book, book.worksheets[0]
+        if self.sheet not in book.sheetnames:
+            names = ", ".join(book.sheetnames)
+            book.close()
+            raise UserError(f"{self.path}: no sheet {self.sheet!r}; sheets are: {names}; choose with --sheet")
+        return book, book[self.sheet]
+
+    def _xlsx_rows(self) -> Iterator[list[str]]:
+        """Every non-empty row of the sheet as texts (the header included)."""
+        book, sheet = self._open_sheet()
+        # The size written in the file can be wrong (some exporters write "A1"): read to the real end.
+        sheet.reset_dimensions()
+        try:
+            for cells in sheet.iter_rows(min_row=1, min_col=1):
+                row = [_cell_text(cell) for cell in cells]
+                if any(row):
+                    yield row
+        finally:
+            book.close()
+
+    def _xlsx_header(self) -> list[str]:
+        rows = self._xlsx_rows()
+        header = next(rows, [])
+        rows.close()
+        while header and not header[-1]:
+            header.pop()
+        names, seen = [], set()
+        for position, name in enumerate(header):
+            name = name.strip() or f"Unnamed: {position}"
+            unique, n = name, 0
+            while unique in seen:  # as pandas does for a CSV: a second 'notes' becomes 'notes.1'
+                n += 1
+                unique = f"{name}.{n}"
+            seen.add(unique)
+            names.append(unique)
+        return names
+
+    def _xlsx_chunks(self, wanted, rows) -> Iterator[pd.DataFrame]:
+        names = list(self._raw_names.values())
+        positions = [names.index(name) for name in (wanted if wanted is not None else names)]
+        columns = [names[i] for i in positions]
+        batch: list[list[str]] = []
+        body = self._xlsx_rows()
+        next(body, None)  # the header
+        for row in body:
+            batch.append([row[i] if i < len(row) else "" for i in positions])
+            if len(batch) == rows:
+                yield pd.DataFrame(batch, columns=columns, dtype=object)
+                batch = []
+        if batch:
+            yield pd.DataFrame(batch, columns=columns, dtype=object)
+
     def _jsonl_rows(self) -> Iterator[dict]:
-        with self.path.open(encoding=self.encoding) as handle:
+        with self.path.open(encoding=self._codec) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -141,14 +227,39 @@ class Table:
     def _decode_error(self) -> UserError:
         raw = self.path.read_bytes()  # only on this error path: to name the line
         try:
-            raw.decode(self.encoding)
+            raw.decode(self._codec)
         except UnicodeDecodeError as exc:
             line = raw.count(b"\n", 0, exc.start) + 1
             return UserError(
                 f"{self.path}: line {line} (data row {max(line - 1, 1)} in a CSV with a header) is not valid {self.encoding} "
-                f"at byte {exc.start}; re-save the file as UTF-8 or give its encoding with --encoding"
+                f"at byte {exc.start}; {_ENCODING_ADVICE}"
             )
-        return UserError(f"{self.path}: cannot be read as {self.encoding}; re-save the file as UTF-8 or give its encoding with --encoding")
+        return UserError(f"{self.path}: cannot be read as {self.encoding}; {_ENCODING_ADVICE}")
+
+
+_ENCODING_ADVICE = ("give the file's encoding, e.g. --encoding cp1252 for a Windows export "
+                    "(or `encoding = \"cp1252\"` in incident-lens.toml), or re-save it as UTF-8")
+
+
+def _cell_text(cell) -> str:
+    """An Excel cell as the text it shows: 7 not 7.0, 007 for 7 under number format "000", dates as YYYY-MM-DD."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not value.is_integer():
+            return repr(value)
+        number = int(value)
+        fmt = getattr(cell, "number_format", "") or ""
+        width = len(fmt) if fmt and set(fmt) == {"0"} else 0
+        return f"{number:0{width}d}" if width else str(number)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
 
 
 def _as_text(value) -> str:
@@ -163,9 +274,9 @@ def _jsonl_frame(rows: list[dict], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame({name: [_as_text(row.get(name)) for row in rows] for name in names}, dtype=object)
 
 
-def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+def read_table(path: Path, encoding: str = "utf-8", sheet: str | None = None) -> pd.DataFrame:
     """The whole file as a frame of strings."""
-    table = Table(path, encoding)
+    table = Table(path, encoding, sheet)
     chunks = list(table.chunks())
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=table.columns, dtype=object)
 
@@ -264,10 +375,11 @@ def open_reports(
     encoding: str = "utf-8",
     cache_dir: Path | None = None,
     limit: int | None = None,
+    sheet: str | None = None,
 ) -> ReportFile:
     """Validate the whole file in one streamed pass (holding only its ids) and return it for chunked reading."""
     path = Path(path)
-    table = Table(path, encoding)
+    table = Table(path, encoding, sheet)
     columns = table.columns
     if not columns:
         raise UserError(f"{path}: the file has no rows")
@@ -324,9 +436,10 @@ def load_reports(
     max_chars: int = 20_000,
     encoding: str = "utf-8",
     cache_dir: Path | None = None,
+    sheet: str | None = None,
 ) -> ReportSet:
     """Every report of the file in one frame (see `open_reports` for files too big to hold)."""
-    stream = open_reports(path, text_cols, id_col, max_chars, encoding, cache_dir)
+    stream = open_reports(path, text_cols, id_col, max_chars, encoding, cache_dir, sheet=sheet)
     return ReportSet(
         frame=stream.read_all(), source=stream.source, sha256=stream.sha256, text_cols=stream.text_cols, id_col=stream.id_col,
         skipped_empty=stream.skipped_empty, truncated=stream.truncated, warnings=stream.warnings,

@@ -15,13 +15,14 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from incident_lens.cli.app import ALLOW_REMOTE, ENCODING, SERVER, SERVER_MODEL, SHEET, server_options
+
 console = Console()
 
-_MODEL = typer.Option(None, "--model", help="GGUF model file (default: model_path in incident-lens.toml).")
-_SERVER = typer.Option(None, "--server", help="Use an OpenAI-compatible server (llama-server, vLLM) at this URL instead of --model.")
-_ALLOW_REMOTE = typer.Option(False, "--allow-remote-server", help="Allow a --server that is not on this machine.")
+_MODEL = typer.Option(None, "--model", help="GGUF model file (default: model_path in incident-lens.toml, else the bundled SmolLM2-135M-Instruct).")
+_CHAT_TEMPLATE = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one).")
 _THREADS = typer.Option(None, "--threads", help="CPU threads for llama.cpp (0: all cores).")
-_N_CTX = typer.Option(None, "--n-ctx", help="Context window in tokens (prompt + answer).")
+_N_CTX = typer.Option(None, "--n-ctx", help="Context window in tokens (prompt + answer; default: the model's trained context, at most 8192).")
 _TEXT_COL = typer.Option(None, "--text-col", help="Text column (repeatable; default: the task's input fields).")
 _ID_COL = typer.Option(None, "--id-col", help="Id column (default: id, report_id or incident_id).")
 _RESUME = typer.Option(False, "--resume", help="Continue an interrupted run: keep --out and skip ids already in it.")
@@ -50,58 +51,71 @@ def _run_with_progress(description: str, job):
 
 def label(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet or .jsonl."),
+    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet, .jsonl or .xlsx."),
     task: str = typer.Option(..., "--task", help="Task name (see `incident-lens tasks`) or task file."),
     out: Path = typer.Option(..., "--out", help="Output CSV: one row per report."),
     model: Optional[Path] = _MODEL,
+    chat_template: Optional[str] = _CHAT_TEMPLATE,
     program: str = typer.Option("zero-shot", "--program", help="zero-shot, rag (needs an index built with --meta LABEL_COLUMN, "
-                                "and context room for the examples: --n-ctx 8192), or a compiled program optimized/FILE.json."),
+                                "and context room for the examples: 8192 tokens, the default for models trained on that much), "
+                                "or a compiled program optimized/FILE.json."),
     collection: str = typer.Option("incidents", "--collection", help="Index of labelled reports for --program rag."),
-    k: int = typer.Option(4, "-k", help="Labelled neighbours shown to the model with --program rag."),
+    rag_k: Optional[int] = typer.Option(None, "--rag-k", "-k", help="Labelled examples shown in each prompt with --program rag "
+                                        "(default: the rag_k setting, 4)."),
     resume: bool = _RESUME,
     limit: int = _LIMIT,
     text_col: Optional[List[str]] = _TEXT_COL,
     id_col: Optional[str] = _ID_COL,
     threads: Optional[int] = _THREADS,
     n_ctx: Optional[int] = _N_CTX,
-    server: Optional[str] = _SERVER,
-    allow_remote_server: bool = _ALLOW_REMOTE,
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
+    server: Optional[str] = SERVER,
+    server_model: Optional[str] = SERVER_MODEL,
+    allow_remote_server: bool = ALLOW_REMOTE,
 ) -> None:
     """Label every report with the local model: labels, verbatim evidence (checked), rationale, status."""
-    from incident_lens.cli import settings_from
-    from incident_lens.labelling import label_file
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.labelling import label_file
 
-    settings = settings_from(ctx, model_path=model, threads=threads, n_ctx=n_ctx)
+    settings = settings_from(ctx, model_path=model, chat_template=chat_template, threads=threads, n_ctx=n_ctx,
+                             rag_k=rag_k, encoding=encoding, **server_options(server, server_model, allow_remote_server))
     summary = _run_with_progress("labelling", lambda progress: label_file(
         settings, path, task, out, program=program, resume=resume, limit=limit or None, text_cols=text_col or None,
-        id_col=id_col, collection=collection, k=k, server_url=server, allow_remote=allow_remote_server,
-        progress=progress, argv=sys.argv))
+        id_col=id_col, collection=collection, sheet=sheet, progress=progress, argv=sys.argv))
     console.print(str(summary), markup=False, soft_wrap=True)
 
 
 def summarise(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet or .jsonl."),
+    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet, .jsonl or .xlsx."),
     out: Path = typer.Option(..., "--out", help="Output JSONL: one summary per line."),
     report_id: Optional[List[str]] = typer.Option(None, "--id", help="Only this report id (repeatable)."),
     model: Optional[Path] = _MODEL,
+    chat_template: Optional[str] = _CHAT_TEMPLATE,
     resume: bool = _RESUME,
     limit: int = _LIMIT,
-    text_col: Optional[List[str]] = _TEXT_COL,
+    text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column (repeatable; default: every column that is "
+                                                 "a known report field: any task's input field, or text, description, report, "
+                                                 "narrative, findings)."),
     id_col: Optional[str] = _ID_COL,
     threads: Optional[int] = _THREADS,
     n_ctx: Optional[int] = _N_CTX,
-    server: Optional[str] = _SERVER,
-    allow_remote_server: bool = _ALLOW_REMOTE,
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
+    server: Optional[str] = SERVER,
+    server_model: Optional[str] = SERVER_MODEL,
+    allow_remote_server: bool = ALLOW_REMOTE,
 ) -> None:
     """Summarise reports for a reviewer: what happened, outcome, factors, actions, checks, each with evidence."""
-    from incident_lens.cli import settings_from
-    from incident_lens.summarising import summarise_file
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.summarising import summarise_file
 
-    settings = settings_from(ctx, model_path=model, threads=threads, n_ctx=n_ctx)
+    settings = settings_from(ctx, model_path=model, chat_template=chat_template, threads=threads, n_ctx=n_ctx,
+                             encoding=encoding, **server_options(server, server_model, allow_remote_server))
     summary = _run_with_progress("summarising", lambda progress: summarise_file(
         settings, path, out, ids=report_id or None, resume=resume, limit=limit or None, text_cols=text_col or None,
-        id_col=id_col, server_url=server, allow_remote=allow_remote_server, progress=progress, argv=sys.argv))
+        id_col=id_col, sheet=sheet, progress=progress, argv=sys.argv))
     console.print(str(summary), markup=False, soft_wrap=True)
 
 
@@ -116,7 +130,7 @@ def make_gguf(
     quant: Optional[str] = typer.Option(None, "--quant", help="f32, f16 or q8_0 (default: per size)."),
 ) -> None:
     """Write a llama GGUF with random weights, a real BPE tokenizer and a chat template (outputs are noise)."""
-    from incident_lens.gguf_writer import write_test_gguf
+    from incident_lens.llm.gguf_writer import write_test_gguf
 
     with console.status(f"writing {size} model"):
         path = write_test_gguf(out, size=size, seed=seed, quant=quant)

@@ -8,32 +8,24 @@ Usage:
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.padding import Padding
-from rich.table import Table
 
+from incident_lens.cli.app import ENCODING, SHEET
+from incident_lens.display import console, print_hits_table, write_hits_csv
 from incident_lens.errors import UserError
 
-console = Console()
 err_console = Console(stderr=True)
 FORMATS = ("table", "json", "csv")
-# Metadata shown in the table besides the date; the full set is in json/csv.
-TABLE_META_FIELDS = 4
-# Below this many columns the hits are printed as blocks rather than a table.
-WIDE_TERMINAL = 120
 
 _COLLECTION = typer.Option("incidents", "--collection", help="Index name (one per dataset).")
 _EMBEDDING_MODEL = typer.Option(None, "--embedding-model", help="Local sentence-transformers directory (default: the one the index was built with, else all-MiniLM-L6-v2).")
 _EMBEDDING_BACKEND = typer.Option(None, "--embedding-backend", help="torch (the only one for now: int8 ONNX changed the neighbours, see bench/RESULTS.md).")
-_K = typer.Option(None, "-k", help="Number of results (default from settings: 10).")
+_K = typer.Option(None, "-k", help="Number of results (default: the k setting, 10).")
 _WHERE = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold).")
 _SINCE = typer.Option(None, "--since", help="On or after this date (YYYY-MM-DD).")
 _UNTIL = typer.Option(None, "--until", help="On or before this date (YYYY-MM-DD).")
@@ -43,7 +35,7 @@ _FORMAT = typer.Option("table", "--format", help="table, json or csv.")
 
 def index(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet or .jsonl."),
+    path: Path = typer.Argument(..., help="Report file: .csv, .tsv, .parquet, .jsonl or .xlsx."),
     text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column (repeatable: fields are joined under their names)."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id, report_id or incident_id)."),
     meta: Optional[List[str]] = typer.Option(None, "--meta", help="Column to store for filters and display (repeatable)."),
@@ -51,22 +43,24 @@ def index(
     collection: str = _COLLECTION,
     prune: bool = typer.Option(False, "--prune", help="Remove reports whose ids are no longer in the file."),
     limit: int = typer.Option(0, "--limit", help="Index only the first N reports (0: all)."),
-    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of CSV/TSV/JSONL files."),
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
     embedding_model: Optional[Path] = _EMBEDDING_MODEL,
     embedding_backend: Optional[str] = _EMBEDDING_BACKEND,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Texts per embedding batch (default 32)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (0: all cores)."),
 ) -> None:
     """Build or update a search index; re-running embeds only new or changed reports."""
-    from incident_lens.cli import settings_from
-    from incident_lens.indexing import index_file
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.indexing import index_file
     from incident_lens.progress import callback, job_progress
 
-    settings = settings_from(ctx, embedding_model=embedding_model, embedding_backend=embedding_backend, batch_size=batch_size, threads=threads)
+    settings = settings_from(ctx, embedding_model=embedding_model, embedding_backend=embedding_backend, batch_size=batch_size, threads=threads,
+                             encoding=encoding)
     with job_progress(err_console) as progress:
         bar = progress.add_task("indexing", total=None)
         result = index_file(settings, path, text_cols=text_col or None, id_col=id_col, meta_cols=meta or (), collection=collection,
-                            prune=prune, date_col=date_col, limit=limit or None, encoding=encoding, progress=callback(progress, bar))
+                            prune=prune, date_col=date_col, limit=limit or None, sheet=sheet, progress=callback(progress, bar))
     for warning in result.reports.warnings:
         err_console.print(f"warning: {warning}", markup=False, soft_wrap=True)
     console.print(f"index '{collection}': {result.summary}", markup=False, soft_wrap=True)
@@ -110,8 +104,8 @@ def similar(
 
 
 def _run(ctx, ask, title, k, where, since, until, mode, output, collection, embedding_model, embedding_backend) -> None:
-    from incident_lens.cli import settings_from
-    from incident_lens.indexing import open_index
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.indexing import open_index
     from retrieval.filters import parse_where
     from retrieval.index import DEFAULT_MODE
 
@@ -125,49 +119,9 @@ def _run(ctx, ask, title, k, where, since, until, mode, output, collection, embe
     if output == "json":
         typer.echo(json.dumps([hit.to_dict() for hit in hits], indent=2, ensure_ascii=False))
     elif output == "csv":
-        _write_csv(hits, fields)
+        write_hits_csv(hits, fields)
     else:
         print_hits_table(hits, fields, date_field, title, mode or DEFAULT_MODE)
-
-
-def _write_csv(hits, fields: list[str]) -> None:
-    writer = csv.writer(sys.stdout)
-    writer.writerow(["rank", "id", "score", "similarity", *fields, "snippet"])
-    for hit in hits:
-        writer.writerow([hit.rank, hit.id, f"{hit.score:.6g}", f"{hit.similarity:.4f}", *(hit.metadata.get(f, "") for f in fields), hit.snippet])
-
-
-def print_hits_table(hits, fields: list[str], date_field: str | None, title: str, mode: str) -> None:
-    """A table on a wide terminal; on a narrow one (or a pipe, 80 columns) one header line per hit with
-    its passage below, since a passage squeezed into a narrow column is unreadable."""
-    if not hits:
-        console.print("no matching reports")
-        return
-    shown = [f for f in fields if f != date_field][:TABLE_META_FIELDS]
-    # In dense mode the score is the cosine similarity: one column says it.
-    numbers = ("score",) if mode == "dense" else ("score", "cosine")
-
-    def cells(hit) -> list[str]:
-        scores = [f"{hit.score:.3f}"] if mode == "dense" else [f"{hit.score:.4f}", f"{hit.similarity:.3f}"]
-        date = [str(hit.metadata.get(date_field, ""))] if date_field else []
-        return [str(hit.rank), hit.id, *scores, *date, *(str(hit.metadata.get(f, "")) for f in shown)]
-
-    if console.width < WIDE_TERMINAL:
-        console.print(f"[bold]{escape(title)}[/] ({mode})  [dim]rank id {' '.join(numbers)} {'date ' if date_field else ''}{' '.join(shown)}[/]")
-        for hit in hits:
-            console.print("  " + "  ".join(escape(c) for c in cells(hit)), style="cyan", soft_wrap=True)
-            console.print(Padding(escape(hit.snippet), (0, 0, 0, 6)))
-        return
-    # expand + ratio: the fixed columns keep their natural width, the passage takes the rest.
-    table = Table(title=f"{title} ({mode})", show_lines=True, expand=True)
-    for name in ("rank", "id", *numbers, *(["date"] if date_field else [])):
-        table.add_column(name, no_wrap=True)
-    for name in shown:
-        table.add_column(name, overflow="fold", max_width=18)
-    table.add_column("passage", overflow="fold", ratio=1)
-    for hit in hits:
-        table.add_row(*cells(hit), hit.snippet)
-    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,159 +2,27 @@
 
 Usage:
     summary = label_file(settings, Path("incidents.csv"), "incident-type", Path("labels.csv"), program="zero-shot")
-    result = predict_one(program, task, text)   # one report -> LabelResult (never raises for a bad answer)
+    module, record, index = resolve_program(settings, task, "rag")   # zero-shot, rag or a compiled file
 Each report's row is appended and flushed as soon as it is done, so a killed run loses at most the
-report in flight and `resume=True` carries on without duplicates. A report too long for the model's
-context is cut to fit and flagged; an answer that stays invalid after a retry becomes an `error:` row.
+report in flight and `resume=True` carries on without duplicates. One report's labelling (truncation,
+retries, `error:` rows) is `predicting.predict_one`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from incident_lens.errors import UserError
 from incident_lens.hashing import file_sha256
-from incident_lens.task_files import Task, find_task
+from incident_lens.inputs.task_files import Task, find_task
+from incident_lens.pipelines.output_files import BatchSummary, check_output, drop_partial_line, record_inputs
+from incident_lens.pipelines.predicting import LabelResult, predict_one
 
-# A retry samples at this temperature (with a new rollout id, so DSPy's cache does not replay the failure).
-RETRY_TEMPERATURE = 0.7
-MAX_SHRINKS = 3
-# Below this many characters a truncated report says too little to label.
-MIN_TRUNCATED_CHARS = 200
 META_COLUMNS = ["evidence", "evidence_verified", "unsupported_evidence", "rationale", "status", "truncated",
                 "prompt_tokens", "completion_tokens", "latency_s"]
-
-
-@dataclass
-class LabelResult:
-    labels: object  # str (single), sorted list (multi), {finding: status} (findings); None on error
-    evidence: list[str]
-    evidence_verified: bool
-    rationale: str
-    status: str  # "ok" or "error: reason"
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
-    truncated: bool = False
-    unsupported_evidence: list[str] = field(default_factory=list)
-    cached_prompt_tokens: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass
-class Attempt:
-    """The outcome of running a program on one report with truncation and retries."""
-
-    prediction: object  # dspy.Prediction or None
-    status: str
-    truncated: bool
-    prompt_tokens: int
-    completion_tokens: int
-    cached_prompt_tokens: int
-    latency_s: float
-
-
-def _usage(tracker) -> tuple[int, int, int]:
-    prompt = completion = cached = 0
-    for usage in tracker.get_total_tokens().values():
-        prompt += int(usage.get("prompt_tokens") or 0)
-        completion += int(usage.get("completion_tokens") or 0)
-        cached += int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    return prompt, completion, cached
-
-
-def _first_line(exc: Exception, limit: int = 160) -> str:
-    text = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
-    return text[0][:limit] if text else ""
-
-
-def _chars_per_token(lm, text: str) -> float:
-    from incident_lens.llm import engine_of
-
-    engine = engine_of(lm)
-    if engine is not None and hasattr(engine, "count_tokens") and text:
-        return len(text) / max(engine.count_tokens(text), 1)
-    return 4.0
-
-
-def run_program(call: Callable[[str], object], text: str, retries: int = 1) -> Attempt:
-    """`call(text)` under DSPy's configured LM, cutting the text to fit the context and retrying a bad answer.
-
-    Never raises for what the model or the report did; the status says what went wrong (no report text in it).
-    """
-    import dspy
-    from dspy.utils.exceptions import AdapterParseError, ContextWindowExceededError, LMError
-    from dspy.utils.usage_tracker import track_usage
-
-    from incident_lens.llm import overflow_tokens
-
-    lm = dspy.settings.lm
-    if lm is None:
-        raise UserError("no language model configured: build one with incident_lens.llm.build_lm(settings) "
-                        "and run inside dspy.context(lm=lm)")
-    started = time.perf_counter()
-    attempt, shrinks, truncated, status, prediction = 0, 0, False, "ok", None
-    with track_usage() as tracker:
-        while True:
-            try:
-                retry_lm = lm.copy(rollout_id=attempt, temperature=RETRY_TEMPERATURE) if attempt else lm
-                with dspy.context(lm=retry_lm, track_usage=True):
-                    prediction = call(text)
-                status = "ok"
-                break
-            except ContextWindowExceededError as exc:
-                excess = overflow_tokens(str(exc))
-                if excess is None or shrinks >= MAX_SHRINKS:
-                    status = "error: report too long for the model context"
-                    break
-                keep = len(text) - math.ceil(excess * _chars_per_token(lm, text) * 1.2) - 20
-                if keep < MIN_TRUNCATED_CHARS:
-                    status = "error: report too long for the model context (instructions leave no room; raise n_ctx)"
-                    break
-                text, truncated, shrinks = text[:keep], True, shrinks + 1
-            except (AdapterParseError, LMError) as exc:
-                attempt += 1
-                if attempt > retries:
-                    # Engine messages carry counts and settings, never report text.
-                    reason = ("answer did not match the output schema" if isinstance(exc, AdapterParseError)
-                              else f"model call failed ({type(exc).__name__}: {_first_line(exc)})")
-                    status = f"error: {reason} after {attempt} attempt(s)"
-                    prediction = None
-                    break
-    prompt, completion, cached = _usage(tracker)
-    return Attempt(prediction if status == "ok" else None, status, truncated, prompt, completion, cached,
-                   round(time.perf_counter() - started, 3))
-
-
-def predict_one(program, task: Task, text: str, report_id: str | None = None, retries: int = 1) -> LabelResult:
-    """Label one report with `program` under DSPy's configured LM; errors become the status, not exceptions."""
-    from programs import RagLabeller, prediction_labels
-
-    def call(body: str):
-        return program(report=body, report_id=report_id) if isinstance(program, RagLabeller) else program(report=body)
-
-    done = run_program(call, text, retries)
-    if done.prediction is None:
-        return LabelResult(None, [], False, "", done.status, done.prompt_tokens, done.completion_tokens, done.latency_s,
-                           done.truncated, [], done.cached_prompt_tokens)
-    p = done.prediction
-    try:
-        labels = prediction_labels(task, p)
-    except ValueError:
-        return LabelResult(None, [], False, "", "error: answer outside the task's labels", done.prompt_tokens,
-                           done.completion_tokens, done.latency_s, done.truncated, [], done.cached_prompt_tokens)
-    return LabelResult(labels, [str(q) for q in p.evidence], bool(p.evidence_verified), str(p.rationale), "ok",
-                       done.prompt_tokens, done.completion_tokens, done.latency_s, done.truncated,
-                       list(p.unsupported_evidence), done.cached_prompt_tokens)
 
 
 # --- output file -----------------------------------------------------------------------------------
@@ -193,14 +61,6 @@ def result_row(task: Task, report_id: str, result: LabelResult) -> list:
             str(result.truncated).lower(), result.prompt_tokens, result.completion_tokens, f"{result.latency_s:.3f}"]
 
 
-def drop_partial_line(path: Path) -> None:
-    """A run killed mid-write can leave half a line; cut it so the file ends on a complete record."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-
-
 def done_ids_csv(path: Path, header: list[str]) -> set[str]:
     """Ids already in an output file being resumed (after checking it was written for this task)."""
     drop_partial_line(path)
@@ -212,13 +72,6 @@ def done_ids_csv(path: Path, header: list[str]) -> set[str]:
         raise UserError(f"{path}: its columns ({', '.join(rows[0][:6])}...) are not this task's output; "
                         "resume only a file written for the same task, or choose another --out")
     return {row[0] for row in rows[1:] if row}
-
-
-def check_output(path: Path, resume: bool, suffix: str) -> None:
-    if path.suffix.lower() != suffix:
-        raise UserError(f"--out {path}: use a {suffix} file name")
-    if path.exists() and path.stat().st_size > 0 and not resume:
-        raise UserError(f"--out {path} already exists; add --resume to continue it, or choose another --out")
 
 
 # --- programs and retrieval ------------------------------------------------------------------------
@@ -273,7 +126,7 @@ def rag_label_fields(task: Task) -> list[str]:
 
 
 def open_rag_index(settings, task: Task, collection: str):
-    from incident_lens.indexing import open_index
+    from incident_lens.pipelines.indexing import open_index
 
     fields = rag_label_fields(task)
     meta = " ".join(f"--meta {f}" for f in fields[:3]) + (" ..." if len(fields) > 3 else "")
@@ -289,10 +142,12 @@ def open_rag_index(settings, task: Task, collection: str):
     return index
 
 
-def resolve_program(settings, task: Task, program: str, collection: str = "incidents", k: int = 4):
-    """(DSPy module, provenance record, index to close or None) for `zero-shot`, `rag` or a saved JSON file."""
+def resolve_program(settings, task: Task, program: str, collection: str = "incidents", k: int | None = None):
+    """(DSPy module, provenance record, index to close or None) for `zero-shot`, `rag` or a saved JSON file.
+    `k`: labelled examples per prompt of a rag program (default `settings.rag_k`)."""
     import programs as progs
 
+    k = k or settings.rag_k
     if program in progs.PROGRAM_KINDS:
         index = open_rag_index(settings, task, collection) if program == "rag" else None
         retriever = index_retriever(index, task) if index is not None else None
@@ -308,8 +163,8 @@ def _load_compiled_program(settings, task: Task, path: Path, collection: str, k:
     """A compiled file through the optimiser's loader: task, label set and model are checked against its
     meta file, and a knn-compiled file keeps its pool of labelled demos."""
     import programs as progs
-    from incident_lens.indexing import make_embedder
-    from incident_lens.optimising import load_compiled
+    from incident_lens.pipelines.compiled import load_compiled
+    from incident_lens.pipelines.indexing import make_embedder
 
     try:
         kind = progs.saved_program_kind(json.loads(path.read_text(encoding="utf-8")))
@@ -317,13 +172,15 @@ def _load_compiled_program(settings, task: Task, path: Path, collection: str, k:
         raise UserError(f"{path}: not a saved labelling program ({str(exc).splitlines()[0]})") from None
     index = open_rag_index(settings, task, collection) if kind == "rag" else None
     retriever = index_retriever(index, task) if index is not None else None
-    model_sha = None
-    if settings.model_path is not None:
-        from incident_lens.gguf_info import inspect_gguf
+    from incident_lens.llm.default_model import available_model_path
 
-        model_sha = inspect_gguf(settings.model_path, settings.workspace.cache_dir).sha256
+    model_sha, model_path = None, available_model_path(settings)
+    if model_path is not None:
+        from incident_lens.llm.gguf_info import inspect_gguf
+
+        model_sha = inspect_gguf(model_path, settings.workspace.cache_dir).sha256
     module, _meta, warnings = load_compiled(path, task, retriever=retriever, model_sha256=model_sha,
-                                            embedder=make_embedder(settings), k=k, workdir=settings.workspace.cache_dir)
+                                            embedder=make_embedder(settings), k=k)
     record = {"name": str(path), "kind": kind, "sha256": file_sha256(path), "warnings": warnings,
               **({"collection": collection, "k": k} if index else {})}
     return module, record, index
@@ -331,45 +188,20 @@ def _load_compiled_program(settings, task: Task, path: Path, collection: str, k:
 
 # --- the batch --------------------------------------------------------------------------------------
 
-@dataclass
-class BatchSummary:
-    out: Path
-    run_dir: Path
-    counts: dict
-    total: int
-    warnings: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        lines = [f"warning: {w}" for w in self.warnings]
-        return "\n".join([*lines, f"{self.total} report(s): {counts}; results in {self.out}; manifest in {self.run_dir / 'manifest.json'}"])
-
-
-def record_inputs(run, lm, reports, path: Path, task: Task | None) -> None:
-    """Input file, model and task (hashes and metadata) into the run's manifest."""
-    from incident_lens.llm import model_record
-
-    run.add_input("reports", path, reports.sha256)
-    model = model_record(lm)
-    if model.get("path") and model.get("sha256"):
-        run.add_input("model", Path(model["path"]), model["sha256"])
-    run.set("model", model)
-    if task is not None:
-        if task.source is not None:
-            run.add_input("task", task.source, task.sha256)
-        run.set("task", {"name": task.name, "kind": task.kind, "labels": task.label_names})
-
-
 def label_file(settings, path: Path, task: Task | str, out: Path, program: str = "zero-shot", resume: bool = False,
                limit: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None,
-               collection: str = "incidents", k: int = 4, server_url: str | None = None, allow_remote: bool = False,
-               progress: Callable[[int, int], None] | None = None, argv: list[str] | None = None) -> BatchSummary:
-    """Label every report in `path` into the CSV `out` (see the module docstring)."""
+               collection: str = "incidents", k: int | None = None, server_url: str | None = None, allow_remote: bool = False,
+               progress: Callable[[int, int], None] | None = None, argv: list[str] | None = None,
+               sheet: str | None = None) -> BatchSummary:
+    """Label every report in `path` into the CSV `out` (see the module docstring).
+
+    `k` defaults to `settings.rag_k`; the model is `settings.server` when set (or `server_url`), else the
+    GGUF; the file is read with `settings.encoding` (`sheet`: the sheet of an .xlsx file)."""
     import dspy
 
     from incident_lens.llm import build_lm
     from incident_lens.provenance import RunRecord
-    from incident_lens.reports import load_reports
+    from incident_lens.inputs.report_files import load_reports
     from programs.adapter import ADAPTER
 
     workspace = settings.workspace.ensure()
@@ -379,7 +211,7 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
     header = output_header(task)
     done = done_ids_csv(out, header) if resume and out.exists() else set()
     reports = load_reports(path, text_cols or list(task.input_fields), id_col, max_chars=settings.max_chars,
-                           cache_dir=workspace.cache_dir)
+                           cache_dir=workspace.cache_dir, encoding=settings.encoding, sheet=sheet)
     frame = reports.frame.head(limit) if limit else reports.frame
     lm = build_lm(settings, server_url=server_url, allow_remote=allow_remote)
     module, program_record, index = resolve_program(settings, task, program, collection, k)

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from incident_lens.baselines import BASELINES, MemoEmbedder, make_baseline
+from incident_lens.pipelines.baselines import BASELINES, MemoEmbedder, make_baseline
 from incident_lens.errors import UserError
-from incident_lens.gold import GoldSet, Split, default_split_path, load_gold, load_or_create_split
-from incident_lens.metrics import MIN_SUPPORT, score_predictions
-from incident_lens.task_files import Task
+from incident_lens.inputs.gold import GoldSet, load_sets
+from incident_lens.inputs.splits import Split
+from incident_lens.scoring.scores import MIN_SUPPORT, score_predictions
+from incident_lens.inputs.task_files import Task
 
 LLM_METHODS = ("zero-shot", "rag")
 PROGRAM_SUFFIX = ".json"
@@ -73,19 +74,6 @@ def check_methods(methods: list[str]) -> list[str]:
     return list(methods)
 
 
-def load_sets(task: Task, gold_path: Path, settings, train_path: Path | None = None, split_path: Path | None = None,
-              split_seed: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None):
-    """(train, dev, test, split): from a separate train file, or from the gold file's recorded split."""
-    cache = settings.workspace.cache_dir
-    gold = load_gold(gold_path, task, text_cols=text_cols, id_col=id_col, max_chars=settings.max_chars, cache_dir=cache)
-    if train_path is not None:
-        train = load_gold(train_path, task, text_cols=text_cols, id_col=id_col, max_chars=settings.max_chars, cache_dir=cache)
-        return train, None, gold, None
-    path = split_path or default_split_path(settings.workspace, task, gold_path)
-    split = load_or_create_split(gold, path, seed=settings.seed if split_seed is None else split_seed)
-    return gold.subset(split.ids("train")), gold.subset(split.ids("dev")), gold.subset(split.ids("test")), split
-
-
 class _Tracker:
     """A rich progress bar per method, or nothing."""
 
@@ -103,7 +91,7 @@ class _Tracker:
 def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker) -> MethodResult:
     bar = tracker.start(name, total=len(test))
     started = time.perf_counter()
-    model = make_baseline(name, task, embedder=embedder, k=settings.k, collection=f"gold-{train.sha256[:16]}")
+    model = make_baseline(name, task, embedder=embedder, k=settings.knn_k)
     try:
         if name == "knn":
             model.fit(train.texts, train.labels, ids=train.ids)
@@ -116,16 +104,18 @@ def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder,
     tracker.advance(bar, len(test))
     details = {"trained_on": len(train)}
     if name == "knn":
-        details["k"] = settings.k
+        details["k"] = settings.knn_k
     return MethodResult(name, "baseline", predictions, confidence, {}, time.perf_counter() - started, details)
 
 
-def run_program(method: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker, lm,
+def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker, lm,
                 warnings: list[str]) -> MethodResult:
     """An LLM program (`zero-shot`, `rag`, or a compiled file) on every test row, under `lm`."""
     import dspy
 
-    from incident_lens.optimising import TrainRetriever, compiled_kind, label_rows, load_compiled, model_description
+    from incident_lens.pipelines.compiled import compiled_kind, load_compiled, model_description
+    from incident_lens.pipelines.labelled_pool import TrainRetriever
+    from incident_lens.pipelines.predicting import label_rows
     from programs import build_program
 
     started = time.perf_counter()
@@ -135,17 +125,18 @@ def run_program(method: str, task: Task, train: GoldSet, test: GoldSet, embedder
     try:
         if method in LLM_METHODS:
             name = method
-            program = build_program(task, method, retriever=retriever)
+            program = build_program(task, method, retriever=retriever, **({"k": settings.rag_k} if kind == "rag" else {}))
         else:
             name = f"program:{Path(method).stem}"
-            model = model_description(settings)
-            program, meta, found = load_compiled(Path(method), task, retriever=retriever, embedder=embedder,
+            model = None if settings.server else model_description(settings)  # a server gives no file hash to check
+            program, meta, found = load_compiled(Path(method), task, retriever=retriever, embedder=embedder, k=settings.rag_k,
                                                  model_sha256=model["sha256"] if model else None)
             warnings.extend(found)
             details.update(file=str(method), optimizer=(meta or {}).get("optimizer"),
                            dev_after=(meta or {}).get("dev_after"))
         if retriever is not None:
             details["retrieves_from"] = f"{len(train)} train reports"
+            details["k"] = settings.rag_k
         with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
             predictions = label_rows(program, task, test, tracker.progress, name)
     finally:
@@ -160,18 +151,22 @@ def _needs_embedder(methods: list[str]) -> bool:
 
 
 def make_embedder(settings):
-    from retrieval.embedder import Embedder
+    """The index's embedder, remembering each text's vector for the run (embed-lr, knn and rag share it)."""
+    from incident_lens.pipelines.indexing import make_embedder as index_embedder
 
-    return MemoEmbedder(Embedder(settings.embedding_model, backend=settings.embedding_backend, batch_size=settings.batch_size,
-                                 threads=settings.threads or None, cache_dir=settings.workspace.cache_dir))
+    return MemoEmbedder(index_embedder(settings))
 
 
 def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_path: Path | None = None,
              split_path: Path | None = None, split_seed: int | None = None, text_cols: list[str] | None = None,
-             id_col: str | None = None, progress=None, min_support: int = MIN_SUPPORT, embedder=None, lm=None) -> Evaluation:
-    """Train the baselines, run every method on the test rows, score each against the gold labels."""
+             id_col: str | None = None, progress=None, min_support: int = MIN_SUPPORT, embedder=None, lm=None,
+             sheet: str | None = None) -> Evaluation:
+    """Train the baselines, run every method on the test rows, score each against the gold labels.
+    knn votes with `settings.knn_k` neighbours, rag shows `settings.rag_k` examples; LLM methods use
+    `settings.server` when set, else the GGUF; files are read with `settings.encoding` (`sheet` for .xlsx)."""
     methods = check_methods(methods)
-    train, _dev, test, split = load_sets(task, gold_path, settings, train_path, split_path, split_seed, text_cols, id_col)
+    train, _dev, test, split = load_sets(task, gold_path, settings, train_path, split_path, split_seed, text_cols, id_col,
+                                         sheet=sheet)
     if len(test) == 0:
         raise UserError(f"{gold_path}: no test rows to score (check the split file or give --train)")
     if len(train) == 0 and any(m in BASELINES for m in methods):
@@ -183,10 +178,10 @@ def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_pa
     overlap = set(train.ids) & set(test.ids) if train_path is not None else set()
     if overlap:
         result.warnings.append(f"{len(overlap)} id(s) are in both the train and the test file; their scores are optimistic")
-    return _evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm, min_support, result)
+    return evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm, min_support, result)
 
 
-def _evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None, methods: list[str], settings, progress,
+def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None, methods: list[str], settings, progress,
                    embedder, lm, min_support: int = MIN_SUPPORT, result: Evaluation | None = None) -> Evaluation:
     result = result or Evaluation(task, test, train, split, min_support=min_support)
     if embedder is None and _needs_embedder(methods):
@@ -200,65 +195,10 @@ def _evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | Non
         if method in BASELINES:
             outcome = run_baseline(method, task, train, test, embedder, settings, tracker)
         else:
-            outcome = run_program(method, task, train, test, embedder, settings, tracker, lm, result.warnings)
+            outcome = run_llm_method(method, task, train, test, embedder, settings, tracker, lm, result.warnings)
         taken = {m.name for m in result.methods}
         if outcome.name in taken:  # two compiled files with the same name in different folders
             outcome.name = next(f"{outcome.name}#{n}" for n in range(2, len(taken) + 3) if f"{outcome.name}#{n}" not in taken)
         outcome.scores = score_predictions(task, test.labels, outcome.predictions, min_support=min_support, seed=settings.seed)
         result.methods.append(outcome)
     return result
-
-
-DEMO_TASKS = ("incident-type", "harm", "cxr-findings")
-
-
-def repo_optimized_dir() -> Path:
-    """`optimized/` of the checkout this package runs from (where the compiled demo programs ship)."""
-    return Path(__file__).resolve().parents[2] / "optimized"
-
-
-def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: int | None = None,
-                  tasks: tuple[str, ...] = DEMO_TASKS) -> dict:
-    """Evaluate on the demo gold sets and write one report per task; the summary is for the console.
-
-    Baselines always; with a model configured, also the zero-shot program and the compiled program
-    shipped in `optimized/<task>.json`. `limit` scores only the first N test rows of each task (all
-    methods on the same rows), to keep an LLM demo on a CPU short. Reports go to `out_dir`
-    (default `<workspace>/reports/demo-evaluation/<task>/`).
-    """
-    from incident_lens.demo import demo_data_dir
-    from incident_lens.report import write_report
-    from incident_lens.task_files import find_task
-
-    workspace = settings.workspace.ensure()
-    gold_dir = demo_data_dir() / "gold"
-    out_dir = Path(out_dir or workspace.home / "reports" / "demo-evaluation")
-    embedder = make_embedder(settings)
-    lm = None
-    summary: dict = {}
-    for name in tasks:
-        task = find_task(name, workspace)
-        methods = list(BASELINES)
-        if settings.model_path is not None:
-            if lm is None:
-                from incident_lens.llm import build_lm
-
-                lm = build_lm(settings)
-            methods.append("zero-shot")
-            compiled = repo_optimized_dir() / f"{name}.json"
-            if compiled.is_file():
-                methods.append(str(compiled))
-        gold_path = gold_dir / f"{name}.csv"
-        split_path = default_split_path(workspace, task, gold_path)
-        if limit:
-            train, _dev, test, split = load_sets(task, gold_path, settings, split_path=split_path)
-            test = test.subset(test.ids[:limit])
-            evaluation = _evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm)
-        else:
-            evaluation = evaluate(task, gold_path, methods, settings, split_path=split_path, progress=progress,
-                                  embedder=embedder, lm=lm)
-        written = write_report(evaluation, out_dir / name)
-        best = evaluation.best()
-        summary[name] = {"report": str(written["report"]), "best": best.name if best else None,
-                         "test_rows": len(evaluation.test), "methods": evaluation.summary(), "warnings": evaluation.warnings}
-    return summary

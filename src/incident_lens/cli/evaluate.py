@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from incident_lens.cli.app import ALLOW_REMOTE, ENCODING, SERVER, SERVER_MODEL, SHEET, server_options
 from incident_lens.errors import UserError
 
 console = Console()
@@ -17,7 +18,7 @@ FORMATS = ("table", "json")
 
 
 def _print_headline(evaluation) -> None:
-    from incident_lens.report import headline_rows
+    from incident_lens.scoring.evaluation_report import headline_rows
 
     table = Table("method", "macro-F1 [95% CI]", "micro-F1 [95% CI]", "accuracy [95% CI]", "kappa", "n", "no answer", "s",
                   title=f"{evaluation.task.name}: {len(evaluation.test)} test reports, {len(evaluation.train)} train")
@@ -29,38 +30,50 @@ def _print_headline(evaluation) -> None:
 def evaluate(
     ctx: typer.Context,
     task: str = typer.Option(..., "--task", help="Task name or task file."),
-    gold: Path = typer.Option(..., "--gold", help="Gold file (CSV/TSV/Parquet/JSONL) with the report fields and the task's label column(s)."),
+    gold: Path = typer.Option(..., "--gold", help="Gold file (CSV/TSV/Parquet/JSONL/XLSX) with the report fields and the task's label column(s)."),
     method: List[str] = typer.Option(..., "--method", help="tfidf-lr, embed-lr, knn, zero-shot, rag, or a compiled program .json (repeatable)."),
     train: Optional[Path] = typer.Option(None, "--train", help="Train file for the baselines; GOLD is then all test. Default: GOLD's recorded split."),
-    model: Optional[Path] = typer.Option(None, "--model", help="GGUF model for zero-shot, rag and compiled programs."),
+    model: Optional[Path] = typer.Option(None, "--model", help="GGUF model for zero-shot, rag and compiled programs (default: the bundled SmolLM2-135M-Instruct)."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Folder for metrics.json, predictions.csv, plots and report.md (default: the run folder)."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     split: Optional[Path] = typer.Option(None, "--split", help="Split record to use or create (default: <workspace>/splits/<task>--<gold>.split.json)."),
     split_seed: Optional[int] = typer.Option(None, "--split-seed", help="Seed of a new split (default: the seed setting)."),
     text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column(s) (default: the task's input fields)."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id)."),
-    k: Optional[int] = typer.Option(None, "--k", help="Neighbours for knn and rag."),
+    knn_k: Optional[int] = typer.Option(None, "--knn-k", help="Train reports that vote in the knn baseline (default: the knn_k setting, 10)."),
+    rag_k: Optional[int] = typer.Option(None, "--rag-k", help="Labelled train reports shown in each rag prompt (default: the rag_k setting, 4)."),
+    old_k: Optional[int] = typer.Option(None, "--k", hidden=True),
     min_support: int = typer.Option(5, "--min-support", help="findings: gold positives a finding needs to count in macro/micro-F1."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model (0: all cores)."),
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
+    server: Optional[str] = SERVER,
+    server_model: Optional[str] = SERVER_MODEL,
+    allow_remote_server: bool = ALLOW_REMOTE,
 ) -> None:
     """Score methods against gold labels: one comparison table, and a report folder."""
-    from incident_lens.cli import settings_from
-    from incident_lens.evaluation import evaluate as run_evaluation
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.evaluation import evaluate as run_evaluation
     from incident_lens.progress import job_progress
     from incident_lens.provenance import RunRecord
-    from incident_lens.report import write_report
-    from incident_lens.task_files import find_task
+    from incident_lens.scoring.evaluation_report import write_report
+    from incident_lens.inputs.task_files import find_task
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
-    settings = settings_from(ctx, model_path=model, k=k, threads=threads)
+    if old_k is not None:
+        raise UserError("--k is now two options: --knn-k (neighbours that vote in the knn baseline) and "
+                        "--rag-k (examples shown in each rag prompt)")
+    settings = settings_from(ctx, model_path=model, chat_template=chat_template, knn_k=knn_k, rag_k=rag_k, threads=threads,
+                             encoding=encoding, **server_options(server, server_model, allow_remote_server))
     workspace = settings.workspace.ensure()
     the_task = find_task(task, workspace)
     with RunRecord(workspace, "evaluate", settings) as run:
         run.add_input("task", the_task.source, the_task.sha256)
         with job_progress(console if fmt == "table" else Console(stderr=True)) as progress:
             evaluation = run_evaluation(the_task, gold, list(method), settings, train_path=train, split_path=split,
-                                        split_seed=split_seed, text_cols=text_col or None, id_col=id_col,
+                                        split_seed=split_seed, text_cols=text_col or None, id_col=id_col, sheet=sheet,
                                         progress=progress, min_support=min_support)
         run.add_input("gold", evaluation.test.path, evaluation.test.sha256)
         if train is not None:
@@ -92,7 +105,8 @@ def optimise(
     task: str = typer.Option(..., "--task", help="Task name or task file."),
     gold: Path = typer.Option(..., "--gold", help="Gold file; compiles on its recorded train split, scores on dev."),
     optimizer: str = typer.Option(..., "--optimizer", help="labeled, bootstrap, random-search, mipro-light or knn."),
-    model: Optional[Path] = typer.Option(None, "--model", help="GGUF model (needed by all but labeled and knn; without it dev is not scored)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="GGUF model (default: the bundled SmolLM2-135M-Instruct; needed by all but labeled and knn; without one dev is not scored)."),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one)."),
     program: str = typer.Option("zero-shot", "--program", help="zero-shot or rag."),
     out: Optional[Path] = typer.Option(None, "--out", help="Compiled program file (default: optimized/<task>.json); <name>.meta.json is written beside it."),
     split: Optional[Path] = typer.Option(None, "--split", help="Split record to use or create (default: <workspace>/splits/<task>--<gold>.split.json)."),
@@ -100,22 +114,29 @@ def optimise(
     text_col: Optional[List[str]] = typer.Option(None, "--text-col", help="Text column(s) (default: the task's input fields)."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column (default: id)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model (0: all cores)."),
+    rag_k: Optional[int] = typer.Option(None, "--rag-k", help="With --program rag: labelled train reports shown in each prompt (default: the rag_k setting, 4)."),
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
+    server: Optional[str] = SERVER,
+    server_model: Optional[str] = SERVER_MODEL,
+    allow_remote_server: bool = ALLOW_REMOTE,
 ) -> None:
     """Compile a labelling program against a gold set and save it (with a meta file saying how)."""
-    from incident_lens.cli import settings_from
-    from incident_lens.optimising import optimise as run_optimise
+    from incident_lens.cli.app import settings_from
+    from incident_lens.pipelines.optimising import optimise as run_optimise
     from incident_lens.progress import job_progress
     from incident_lens.provenance import RunRecord
-    from incident_lens.task_files import find_task
+    from incident_lens.inputs.task_files import find_task
 
-    settings = settings_from(ctx, model_path=model, threads=threads)
+    settings = settings_from(ctx, model_path=model, chat_template=chat_template, threads=threads, rag_k=rag_k,
+                             encoding=encoding, **server_options(server, server_model, allow_remote_server))
     workspace = settings.workspace.ensure()
     the_task = find_task(task, workspace)
     with RunRecord(workspace, "optimise", settings) as run:
         run.add_input("task", the_task.source, the_task.sha256)
         with job_progress(console) as progress:
             result = run_optimise(the_task, gold, settings, optimizer, program, out, split_path=split, split_seed=split_seed,
-                                  text_cols=text_col or None, id_col=id_col, progress=progress)
+                                  text_cols=text_col or None, id_col=id_col, progress=progress, sheet=sheet)
         meta = result.meta
         run.add_input("gold", gold, meta["gold"]["sha256"])
         run.set("optimizer", optimizer)

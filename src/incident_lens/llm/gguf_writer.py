@@ -1,21 +1,25 @@
 """Writing llama-architecture GGUF files with random weights: stand-ins for a real model in tests and benchmarks.
 
-Usage: `write_test_gguf(Path("tiny.gguf"), size="tiny")` (seconds, < 1 MB) or `size="1b"` (Q8_0, ~1.1 GB).
+Usage: `write_test_gguf(Path("tiny.gguf"), size="tiny")` (seconds, < 1 MB) or `size="1b"` (Q8_0, ~1.1 GB);
+`chat_template="llama3"` (any name in `TEMPLATE_FAMILIES`) or `None` (a base model with no template),
+`context_length=2048` to override the size's trained context.
 The tokenizer is a real byte-level BPE trained with `tokenizers` on text this package ships (its task
-files and source), and the file carries a ChatML chat template, so llama.cpp runs it like any chat model.
+files and source), and the file carries a real chat template (ChatML unless asked otherwise) with that
+family's special tokens, BOS/EOS and add-BOS flag, so llama.cpp runs it like any chat model.
 Outputs are meaningless; cost per token and the code paths around the model are real.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from incident_lens.errors import UserError
+from incident_lens.llm.chat_templates import BUILTIN as BUILTIN_TEMPLATES
 
 BOS, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = (BOS, IM_START, IM_END)
@@ -26,6 +30,31 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
+
+
+@dataclass(frozen=True)
+class TemplateFamily:
+    """What a real model of this family carries next to its chat template."""
+
+    template: str
+    specials: tuple[str, ...]  # control tokens, in id order from 0
+    bos: str
+    eos: str
+    add_bos: bool  # tokenizer.ggml.add_bos_token
+
+
+# Special tokens, BOS/EOS and add_bos as in the published GGUFs of Qwen/SmolLM, Llama 3, Gemma 3, Phi-3
+# and Mistral v0.2. "chatml" keeps this module's own template (the one every earlier test model carried).
+TEMPLATE_FAMILIES = {
+    "chatml": TemplateFamily(CHAT_TEMPLATE, SPECIAL_TOKENS, BOS, IM_END, False),
+    "llama3": TemplateFamily(BUILTIN_TEMPLATES["llama3"], ("<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+                             "<|end_header_id|>", "<|eot_id|>"), "<|begin_of_text|>", "<|eot_id|>", True),
+    "gemma": TemplateFamily(BUILTIN_TEMPLATES["gemma"], ("<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"),
+                            "<bos>", "<eos>", True),
+    "phi3": TemplateFamily(BUILTIN_TEMPLATES["phi3"], ("<unk>", "<s>", "</s>", "<|endoftext|>", "<|system|>", "<|user|>",
+                           "<|assistant|>", "<|end|>"), "<s>", "<|endoftext|>", True),
+    "mistral": TemplateFamily(BUILTIN_TEMPLATES["mistral"], ("<unk>", "<s>", "</s>"), "<s>", "</s>", True),
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +90,7 @@ def corpus_texts() -> list[str]:
     cost about as many tokens as with a real model's tokenizer.
     """
     texts = []
-    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
+    demo = Path(__file__).resolve().parents[3] / "data" / "demo"
     for csv_file in sorted(demo.glob("*.csv")) if demo.is_dir() else []:
         texts.append(csv_file.read_text(encoding="utf-8")[:DEMO_CHARS])
     package = resources.files("incident_lens")
@@ -75,29 +104,29 @@ def corpus_texts() -> list[str]:
     return texts
 
 
-def train_tokenizer(texts: list[str], vocab_size: int):
-    """A byte-level BPE (every byte is a token, so any text can be encoded) with ChatML specials."""
+def train_tokenizer(texts: list[str], vocab_size: int, specials: tuple[str, ...] = SPECIAL_TOKENS):
+    """A byte-level BPE (every byte is a token, so any text can be encoded) with the given specials (ChatML's)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS),
+        vocab_size=vocab_size, min_frequency=2, special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
     return tokenizer
 
 
-def _vocab_arrays(tokenizer) -> tuple[list[str], list[int], list[str]]:
+def _vocab_arrays(tokenizer, specials: tuple[str, ...] = SPECIAL_TOKENS) -> tuple[list[str], list[int], list[str]]:
     from gguf import TokenType
 
     vocab = tokenizer.get_vocab()
     tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
     if [vocab[t] for t in tokens] != list(range(len(tokens))):
         raise RuntimeError("BPE vocabulary ids are not contiguous")
-    types = [TokenType.CONTROL if t in SPECIAL_TOKENS else TokenType.NORMAL for t in tokens]
+    types = [TokenType.CONTROL if t in specials else TokenType.NORMAL for t in tokens]
     merges = json.loads(tokenizer.to_str())["model"]["merges"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in merges]
     return tokens, [int(t) for t in types], merges
@@ -118,19 +147,28 @@ def _weights(rng: np.random.Generator, shape: tuple[int, ...], quant: str):
 
 
 def write_test_gguf(path: Path, size: str = "tiny", seed: int = 0, quant: str | None = None,
-                    texts: list[str] | None = None) -> Path:
-    """Write a random-weight llama GGUF of the named size to `path` (atomically) and return the path."""
+                    texts: list[str] | None = None, chat_template: str | None = "chatml",
+                    context_length: int | None = None) -> Path:
+    """Write a random-weight llama GGUF of the named size to `path` (atomically) and return the path.
+
+    `chat_template`: a name in `TEMPLATE_FAMILIES`, or None for a file without one (like a base model).
+    """
     from gguf import GGUFWriter, LlamaFileType
 
     if size not in SIZES:
         raise UserError(f"unknown model size '{size}'; use one of {', '.join(SIZES)}")
+    if chat_template is not None and chat_template not in TEMPLATE_FAMILIES:
+        raise UserError(f"unknown chat template family '{chat_template}'; use one of {', '.join(TEMPLATE_FAMILIES)}")
+    family = TEMPLATE_FAMILIES[chat_template or "chatml"]
     shape = SIZES[size]
+    if context_length is not None:
+        shape = replace(shape, context_length=context_length)
     quant = quant or shape.quant
     file_type = {"f32": LlamaFileType.ALL_F32, "f16": LlamaFileType.MOSTLY_F16, "q8_0": LlamaFileType.MOSTLY_Q8_0}.get(quant)
     if file_type is None:
         raise UserError(f"unknown quantisation '{quant}'; use f32, f16 or q8_0")
-    tokenizer = train_tokenizer(texts if texts is not None else corpus_texts(), shape.vocab_size)
-    tokens, token_types, merges = _vocab_arrays(tokenizer)
+    tokenizer = train_tokenizer(texts if texts is not None else corpus_texts(), shape.vocab_size, family.specials)
+    tokens, token_types, merges = _vocab_arrays(tokenizer, family.specials)
     n_vocab = len(tokens)
 
     path = Path(path)
@@ -154,11 +192,13 @@ def write_test_gguf(path: Path, size: str = "tiny", seed: int = 0, quant: str | 
     writer.add_token_list(tokens)
     writer.add_token_types(token_types)
     writer.add_token_merges(merges)
-    writer.add_bos_token_id(tokens.index(BOS))
-    writer.add_eos_token_id(tokens.index(IM_END))
-    writer.add_add_bos_token(False)
-    writer.add_chat_template(CHAT_TEMPLATE)
-    writer.add_string("incident_lens.test_model", json.dumps({"size": size, "seed": seed, **asdict(shape), "quant": quant}))
+    writer.add_bos_token_id(tokens.index(family.bos))
+    writer.add_eos_token_id(tokens.index(family.eos))
+    writer.add_add_bos_token(family.add_bos)
+    if chat_template is not None:
+        writer.add_chat_template(family.template)
+    writer.add_string("incident_lens.test_model", json.dumps({"size": size, "seed": seed, **asdict(shape), "quant": quant,
+                                                              "chat_template": chat_template}))
 
     rng = np.random.default_rng(seed)
     head_dim = shape.n_embd // shape.n_head

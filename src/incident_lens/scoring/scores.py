@@ -13,6 +13,8 @@ What is scored, per task kind (also written into every result under "scoring"):
   pooled over all (report, finding) statuses. Status-level F1 (positive / negative / uncertain,
   pooled over findings) is reported too.
 A missing prediction (a failed LLM call) is wrong: it predicts no label.
+Kappa is undefined where gold and predictions hold one single class (chance agreement is 1): it is
+None with `kappa_note` saying why, never 1.0, and stays out of any average.
 Intervals are 95 % percentile bootstrap intervals over reports (1,000 resamples, seeded).
 """
 
@@ -21,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
-from incident_lens.task_files import FINDING_STATUSES, Task
+from incident_lens.inputs.task_files import Task
+from programs.labels import FINDING_STATUSES
 
 MIN_SUPPORT = 5
 N_BOOT = 1000
@@ -57,7 +60,8 @@ def row_correct(task: Task, gold: list, predicted: list) -> np.ndarray:
                      for g, p in zip(gold, predicted)], dtype=bool)
 
 
-def _pooled_kappa(task: Task, gold: list, predicted: list) -> float:
+def _pooled_kappa(task: Task, gold: list, predicted: list) -> tuple[float | None, str | None]:
+    """(kappa, None), or (None, why) where kappa is undefined."""
     if task.kind == "single":
         a, b = list(gold), [NO_ANSWER if p is None else p for p in predicted]
     elif task.kind == "multi":
@@ -67,9 +71,14 @@ def _pooled_kappa(task: Task, gold: list, predicted: list) -> float:
         names = task.label_names
         a = [g[n] for g in gold for n in names]
         b = [(NO_ANSWER if p is None else p.get(n, "not_mentioned")) for p in predicted for n in names]
-    if len(set(a) | set(b)) < 2:
-        return 1.0
-    return float(cohen_kappa_score(a, b))
+    if not a:
+        return None, "undefined: nothing to compare"
+    classes = set(a) | set(b)
+    if len(classes) < 2:
+        # Chance agreement is 1 when gold and predictions share one class: 0 / 0, not perfect agreement.
+        only = next(iter(classes))
+        return None, f"undefined: gold and predictions are all '{('yes' if only else 'no') if isinstance(only, bool) else only}'"
+    return float(cohen_kappa_score(a, b)), None
 
 
 def _f1_from_counts(tp, fp, fn):
@@ -157,6 +166,7 @@ def score_predictions(task: Task, gold: list, predicted: list, min_support: int 
                         "support": int(support[j]), "predicted": int(predicted_counts[j]), "averaged": bool(averaged[j])}
                  for j, name in enumerate(names)}
     cols = np.flatnonzero(averaged)
+    kappa, kappa_note = _pooled_kappa(task, gold, predicted)
     result = {
         "n": len(gold),
         "no_answer": sum(p is None for p in predicted),
@@ -165,7 +175,8 @@ def score_predictions(task: Task, gold: list, predicted: list, min_support: int 
         "macro_f1": float(f1[cols].mean()) if len(cols) else None,
         "micro_f1": float(_f1_from_counts(tp[cols].sum(), fp[cols].sum(), fn[cols].sum())) if len(cols) else None,
         "accuracy": float(correct.mean()) if len(correct) else None,
-        "kappa": _pooled_kappa(task, gold, predicted) if len(gold) else None,
+        "kappa": kappa,
+        "kappa_note": kappa_note,
         "per_label": per_label,
         "ci95": bootstrap_intervals(gold_matrix, pred_matrix, correct, averaged, n_boot=n_boot, seed=seed),
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
 from incident_lens.provenance import RunRecord
-from incident_lens.reports import ReportFile, open_reports
+from incident_lens.inputs.report_files import ReportFile, open_reports
 
 
 @dataclass
@@ -40,10 +40,15 @@ def _model_for(settings: Settings, collection: str) -> Path | None:
 
 
 def open_index(settings: Settings, collection: str = "incidents", writable: bool = False):
+    from retrieval.errors import IndexNotFound
     from retrieval.index import IncidentIndex
 
     settings.workspace.ensure()
-    return IncidentIndex.open(settings.workspace.index_dir, collection, make_embedder(settings, _model_for(settings, collection)), writable=writable)
+    try:
+        return IncidentIndex.open(settings.workspace.index_dir, collection, make_embedder(settings, _model_for(settings, collection)),
+                                  writable=writable)
+    except IndexNotFound as exc:
+        raise UserError(f"{exc}; build it first with `incident-lens index FILE --collection {collection}`") from None
 
 
 def index_file(
@@ -56,14 +61,17 @@ def index_file(
     prune: bool = False,
     date_col: str | None = None,
     limit: int | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     progress=None,
+    sheet: str | None = None,
 ) -> IndexResult:
-    """Index the reports in `path` into `collection`; idempotent, resumable after a kill."""
+    """Index the reports in `path` into `collection`; idempotent, resumable after a kill.
+    `encoding` defaults to `settings.encoding`; `sheet` picks the sheet of an .xlsx file."""
     if limit and prune:
         raise UserError("--prune with --limit would delete every report past the limit; use one or the other")
     workspace = settings.workspace.ensure()
-    reports = open_reports(Path(path), text_cols, id_col, max_chars=settings.max_chars, encoding=encoding, cache_dir=workspace.cache_dir, limit=limit)
+    reports = open_reports(Path(path), text_cols, id_col, max_chars=settings.max_chars, encoding=encoding or settings.encoding,
+                           cache_dir=workspace.cache_dir, limit=limit, sheet=sheet)
     reports.require(list(meta_cols))
     reports.require([date_col] if date_col else [], "--date-col")
     with RunRecord(workspace, "index", settings) as run:

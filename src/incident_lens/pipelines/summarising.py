@@ -3,7 +3,9 @@
 Usage: `summarise_file(settings, Path("incidents.csv"), Path("summaries.jsonl"), ids=["INC-0001"])`.
 Each line: id, status, summary (five parts, each with text, evidence, evidence_verified), overall
 evidence_verified, truncated, tokens and latency. Lines are flushed one by one; `resume=True` skips
-ids already written.
+ids already written. Without `text_cols` the text is every column of the file that is a known report
+field (any task's input fields, or text / description / report / narrative / findings), joined under
+their names; the manifest records which.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from incident_lens.errors import UserError
-from incident_lens.labelling import BatchSummary, check_output, drop_partial_line, record_inputs, run_program
+from incident_lens.inputs.report_files import DEFAULT_TEXT_COLUMNS, Table
+from incident_lens.pipelines.output_files import BatchSummary, check_output, drop_partial_line, record_inputs
+from incident_lens.pipelines.predicting import run_with_retries
 
 
 def summarise_one(summariser, text: str, retries: int = 1) -> dict:
     """One report's JSON record (without its id) under DSPy's configured LM; errors go in `status`."""
-    done = run_program(lambda body: summariser(report=body), text, retries)
+    done = run_with_retries(lambda body: summariser(report=body), text, retries)
     p = done.prediction
     return {
         "status": done.status,
@@ -45,15 +49,37 @@ def done_ids_jsonl(path: Path) -> set[str]:
     return ids
 
 
+def known_text_fields(workspace) -> list[str]:
+    """Every task's input fields (built-in and the user's), then the usual names of a report's text column."""
+    from incident_lens.inputs.task_files import list_tasks
+
+    fields = [name for task in list_tasks(workspace).values() for name in task.input_fields]
+    return list(dict.fromkeys([*fields, *DEFAULT_TEXT_COLUMNS]))
+
+
+def default_text_columns(columns: list[str], workspace, path: Path) -> list[str]:
+    """The file's columns that are known report fields, in file order; a one-line error if there are none."""
+    known = known_text_fields(workspace)
+    chosen = [c for c in columns if c in known]
+    if not chosen:
+        raise UserError(f"{path}: no --text-col given and no column is a known report field ({', '.join(known)}); "
+                        f"columns are: {', '.join(columns)}; choose the text with --text-col (repeatable)")
+    return chosen
+
+
 def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None, resume: bool = False,
                    limit: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None,
                    server_url: str | None = None, allow_remote: bool = False,
-                   progress: Callable[[int, int], None] | None = None, argv: list[str] | None = None) -> BatchSummary:
+                   progress: Callable[[int, int], None] | None = None, argv: list[str] | None = None,
+                   sheet: str | None = None) -> BatchSummary:
+    """Summarise the reports of `path` (all, or `ids`) into the JSONL `out` (see the module docstring).
+    The model is `settings.server` when set (or `server_url`), else the GGUF; the file is read with
+    `settings.encoding` (`sheet`: the sheet of an .xlsx file)."""
     import dspy
 
     from incident_lens.llm import build_lm
     from incident_lens.provenance import RunRecord
-    from incident_lens.reports import load_reports
+    from incident_lens.inputs.report_files import load_reports
     from programs import Summariser
     from programs.adapter import ADAPTER
 
@@ -61,7 +87,10 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
     path, out = Path(path), Path(out)
     check_output(out, resume, ".jsonl")
     done = done_ids_jsonl(out) if resume and out.exists() else set()
-    reports = load_reports(path, text_cols, id_col, max_chars=settings.max_chars, cache_dir=workspace.cache_dir)
+    if not text_cols:
+        text_cols = default_text_columns(Table(path, settings.encoding, sheet).columns, workspace, path)
+    reports = load_reports(path, text_cols, id_col, max_chars=settings.max_chars, cache_dir=workspace.cache_dir,
+                           encoding=settings.encoding, sheet=sheet)
     frame = reports.frame
     if ids:
         missing = [i for i in ids if i not in set(frame["id"])]
@@ -74,8 +103,9 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
     with RunRecord(workspace, "summarise", settings, argv) as run:
         record_inputs(run, lm, reports, path, None)
         run.set("program", {"name": "summariser", "builtin": True})
+        run.set("columns", {"text": reports.text_cols, "id": reports.id_col})
         run.set("output", str(out.absolute()))
-        run.count("skipped", int(frame["id"].isin(done).sum()))
+        run.count("skipped", int(frame["id"].isin(done).sum()) + reports.skipped_empty)
         todo = frame[~frame["id"].isin(done)]
         with out.open("a", encoding="utf-8") as handle, dspy.context(lm=lm, adapter=ADAPTER):
             if progress:
@@ -91,23 +121,4 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
                 run.count("completion_tokens", record["completion_tokens"])
                 if progress:
                     progress(n, len(todo))
-        return BatchSummary(out, run.dir, dict(run.counts), len(frame))
-
-
-def llm_demo(settings, incidents: Path, out_dir: Path, n_labels: int = 20, n_summaries: int = 3, program: str = "zero-shot",
-             progress_for: Callable[[str], Callable[[int, int], None]] | None = None) -> dict:
-    """The demo's LLM step: label the first `n_labels` demo incidents (incident-type) and summarise `n_summaries`.
-
-    Outputs go to `out_dir/labels.csv` and `out_dir/summaries.jsonl`; a re-run continues them (resume).
-    `progress_for(description)` may give a `(done, total)` callback per step. Returns both BatchSummary's.
-    """
-    from incident_lens.labelling import label_file
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    labels = label_file(settings, incidents, "incident-type", out_dir / "labels.csv", program=program, resume=True,
-                        limit=n_labels, progress=progress_for("labelling") if progress_for else None)
-    summaries = summarise_file(settings, incidents, out_dir / "summaries.jsonl", resume=True, limit=n_summaries,
-                               text_cols=["description", "actions", "causes"],
-                               progress=progress_for("summarising") if progress_for else None)
-    return {"labels": labels, "summaries": summaries}
+        return BatchSummary(out, run.dir, dict(run.counts), len(frame), list(reports.warnings))

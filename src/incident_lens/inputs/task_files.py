@@ -20,7 +20,6 @@ from incident_lens.workspace import Workspace
 
 KINDS = ("single", "multi", "findings")
 # Statuses of one finding in a `findings` task, in the order a reader scans for them.
-FINDING_STATUSES = ("positive", "negative", "uncertain", "not_mentioned")
 TASK_SUFFIXES = (".toml", ".yaml", ".yml")
 
 

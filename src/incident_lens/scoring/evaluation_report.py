@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from incident_lens.gold import format_labels
-from incident_lens.metrics import NO_ANSWER, decisions, row_correct
+from incident_lens.inputs.gold import format_labels
+from incident_lens.scoring.scores import NO_ANSWER, decisions, row_correct
 from incident_lens.provenance import library_versions
 
 WORST_ERRORS = 10

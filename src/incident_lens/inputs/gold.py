@@ -1,9 +1,8 @@
-"""Gold sets: reading a labelled file for a task, validating its labels, and recorded splits.
+"""Gold sets: reading a labelled file for a task, validating its labels, and its train / dev / test parts.
 
 Usage:
     gold = load_gold(Path("data/gold/harm.csv"), task)        # GoldSet: ids, texts, labels
-    split = load_or_create_split(gold, split_path, seed=13)    # train / dev / test ids, reused
-    train, test = gold.subset(split.ids("train")), gold.subset(split.ids("test"))
+    train, dev, test, split = load_sets(task, gold_path, settings)   # the recorded split (splits.py)
 
 Label values per task kind: `single` a label name; `multi` a tuple of label names (task order);
 `findings` a dict finding -> status (one of FINDING_STATUSES, "not_mentioned" for blank or 0).
@@ -11,28 +10,15 @@ Label values per task kind: `single` a label name; `multi` a tuple of label name
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from incident_lens.errors import UserError
-from incident_lens.reports import ReportSet, Table, load_reports
-from incident_lens.task_files import FINDING_STATUSES, Task
+from incident_lens.inputs.report_files import ReportSet, Table, load_reports
+from incident_lens.inputs.splits import default_split_path, load_or_create_split
+from incident_lens.inputs.task_files import Task
+from programs.labels import ACCEPTED_STATUS_SPELLINGS, LabelError, canonical_names, fold, normalise_status
 
-SPLITS = ("train", "dev", "test")
-DEFAULT_FRACTIONS = {"train": 0.6, "dev": 0.2, "test": 0.2}
-SPLIT_FORMAT = 1
-# Spellings accepted in a findings column, mapped to the task's statuses. 1/0 files (such as OpenI's)
-# code presence only, so 0 means the finding is not reported, not that it was ruled out.
-FINDING_SPELLINGS = {
-    **{s: s for s in FINDING_STATUSES},
-    "not mentioned": "not_mentioned", "": "not_mentioned", "blank": "not_mentioned",
-    "1": "positive", "1.0": "positive", "0": "not_mentioned", "0.0": "not_mentioned",
-}
 TRUE_SPELLINGS = {"1", "1.0", "true", "yes", "y"}
 FALSE_SPELLINGS = {"0", "0.0", "false", "no", "n", ""}
 
@@ -97,16 +83,11 @@ def _unknown_error(path: Path, column: str, task: Task, bad: dict[str, list[int]
                      f"allowed: {', '.join(allowed)}; fix the file or the task's labels")
 
 
-def _canonical(names: list[str]) -> dict[str, str]:
-    # Case and surrounding spaces are forgiven; anything else is an error the user must see.
-    return {name.strip().lower(): name for name in names}
-
-
 def _single_labels(path: Path, task: Task, values: list[str], rows: list[int], column: str) -> list[str]:
-    lookup = _canonical(task.label_names)
+    lookup = canonical_names(task.label_names)
     labels, bad, blank = [], {}, []
     for value, row in zip(values, rows):
-        name = lookup.get(value.strip().lower())
+        name = lookup.get(fold(value))
         if not value.strip():
             blank.append(row)
         elif name is None:
@@ -120,7 +101,7 @@ def _single_labels(path: Path, task: Task, values: list[str], rows: list[int], c
 
 
 def _multi_from_column(path: Path, task: Task, values: list[str], rows: list[int], column: str) -> list[tuple]:
-    lookup = _canonical(task.label_names)
+    lookup = canonical_names(task.label_names)
     order = {name: i for i, name in enumerate(task.label_names)}
     labels, bad = [], {}
     for value, row in zip(values, rows):
@@ -128,10 +109,10 @@ def _multi_from_column(path: Path, task: Task, values: list[str], rows: list[int
         for part in (p.strip() for p in value.split(";")):
             if not part:
                 continue
-            if part.lower() not in lookup:
+            if fold(part) not in lookup:
                 bad.setdefault(part, []).append(row)
             else:
-                names.add(lookup[part.lower()])
+                names.add(lookup[fold(part)])
         labels.append(tuple(sorted(names, key=order.get)))
     if bad:
         raise _unknown_error(path, column, task, bad, task.label_names)
@@ -160,12 +141,13 @@ def _findings(path: Path, task: Task, frame, rows: list[int]) -> list[dict]:
     for name in task.label_names:
         statuses, bad = [], {}
         for value, row in zip(frame[name], rows):
-            status = FINDING_SPELLINGS.get(value.strip().lower())
-            if status is None:
+            try:
+                statuses.append(normalise_status(value))
+            except LabelError:
                 bad.setdefault(value.strip(), []).append(row)
-            statuses.append(status)
+                statuses.append(None)
         if bad:
-            raise _unknown_error(path, name, task, bad, list(FINDING_STATUSES) + ["1", "0", "blank"])
+            raise _unknown_error(path, name, task, bad, list(ACCEPTED_STATUS_SPELLINGS))
         columns[name] = statuses
     return [{name: columns[name][i] for name in task.label_names} for i in range(len(rows))]
 
@@ -189,13 +171,15 @@ def single_label_column(task: Task, columns: list[str], path: Path) -> str:
 
 
 def load_gold(path: Path, task: Task, text_cols: list[str] | None = None, id_col: str | None = None,
-              max_chars: int = 20_000, cache_dir: Path | None = None) -> GoldSet:
+              max_chars: int = 20_000, cache_dir: Path | None = None, encoding: str = "utf-8",
+              sheet: str | None = None) -> GoldSet:
     """Read a gold file for `task` and validate every label against the task's label set."""
     path = Path(path)
-    columns = Table(path).columns  # names only; load_reports reads the rows
+    columns = Table(path, encoding, sheet).columns  # names only; load_reports reads the rows
     explicit_text = bool(text_cols)
     text_cols = _text_columns(path, task, columns, text_cols)
-    reports = load_reports(path, text_cols=text_cols, id_col=id_col, max_chars=max_chars, cache_dir=cache_dir)
+    reports = load_reports(path, text_cols=text_cols, id_col=id_col, max_chars=max_chars, cache_dir=cache_dir,
+                           encoding=encoding, sheet=sheet)
     frame = reports.frame
     rows = frame["row"].tolist()
     warnings = list(reports.warnings)
@@ -228,123 +212,17 @@ def load_gold(path: Path, task: Task, text_cols: list[str] | None = None, id_col
     return GoldSet(task=task, reports=reports, labels=labels, label_columns=label_columns, warnings=warnings)
 
 
-# ----------------------------------------------------------------------------------------------
-# Splits
-# ----------------------------------------------------------------------------------------------
-
-
-def strata(task: Task, labels: list) -> list[str]:
-    """The key each row is stratified on: its label, or for multi / findings its rarest positive label."""
-    if task.kind == "single":
-        return list(labels)
-    positives = [list(v) if task.kind == "multi" else [k for k, s in v.items() if s == "positive"] for v in labels]
-    counts = Counter(name for names in positives for name in names)
-    return [min(names, key=lambda n: (counts[n], n)) if names else "(none)" for names in positives]
-
-
-def assign_split(ids: list[str], keys: list[str], seed: int, fractions: dict[str, float]) -> dict[str, str]:
-    """Seeded stratified assignment of ids to train / dev / test.
-
-    Within each stratum the rows are shuffled and laid on [0, 1) at even spacing from a random offset,
-    then cut at the split fractions: every split gets its share of each stratum to within one row, and
-    a stratum of one row still lands in test or dev with the right probability (scikit-learn's
-    stratified splitters refuse strata smaller than two).
-    """
-    rng = np.random.default_rng(seed)
-    test_cut = fractions["test"]
-    dev_cut = fractions["test"] + fractions["dev"]
-    out: dict[str, str] = {}
-    groups: dict[str, list[str]] = {}
-    for id_, key in zip(ids, keys):
-        groups.setdefault(key, []).append(id_)
-    for key in sorted(groups):
-        members = groups[key]
-        order = rng.permutation(len(members))
-        offset = rng.random()
-        for position, index in enumerate(order):
-            u = (position + offset) / len(members)
-            out[members[index]] = "test" if u < test_cut else "dev" if u < dev_cut else "train"
-    return out
-
-
-@dataclass
-class Split:
-    path: Path
-    seed: int
-    fractions: dict[str, float]
-    assignments: dict[str, str]
-    gold_sha256: str
-    task: str
-    created_at: str
-    notes: list[str] = field(default_factory=list)
-
-    def ids(self, part: str) -> list[str]:
-        return [i for i, p in self.assignments.items() if p == part]
-
-    def counts(self) -> dict[str, int]:
-        counts = Counter(self.assignments.values())
-        return {part: counts.get(part, 0) for part in SPLITS}
-
-    def to_dict(self) -> dict:
-        return {"format": SPLIT_FORMAT, "task": self.task, "seed": self.seed, "fractions": self.fractions,
-                "gold_sha256": self.gold_sha256, "created_at": self.created_at, "notes": self.notes,
-                "counts": self.counts(), "assignments": self.assignments}
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
-        tmp.replace(self.path)
-
-
-def default_split_path(workspace, task: Task, gold_path: Path) -> Path:
-    """Where the split of one gold file for one task is recorded: `<workspace>/splits/`."""
-    return Path(workspace.home) / "splits" / f"{task.name}--{Path(gold_path).stem}.split.json"
-
-
-def read_split(path: Path) -> Split:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Split(path=Path(path), seed=int(data["seed"]), fractions=dict(data["fractions"]),
-                     assignments={str(k): str(v) for k, v in data["assignments"].items()},
-                     gold_sha256=data["gold_sha256"], task=data["task"], created_at=data["created_at"],
-                     notes=list(data.get("notes", [])))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a readable split record ({type(exc).__name__}); delete it to make a new split") from None
-
-
-def load_or_create_split(gold: GoldSet, path: Path, seed: int, fractions: dict[str, float] | None = None) -> Split:
-    """The recorded split for this gold file, made (and written) the first time.
-
-    Rows keep the part they were first given, so editing the gold file never moves a test row into
-    train. Rows added since are split with the recorded seed and the record is updated; a different
-    `seed` than the recorded one is ignored with a note (delete the file to re-split).
-    """
-    path = Path(path)
-    fractions = dict(fractions or DEFAULT_FRACTIONS)
-    if len(gold) < 5:
-        raise UserError(f"{gold.path}: {len(gold)} labelled row(s) are too few to split; add rows or give a separate --train file")
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if not path.is_file():
-        split = Split(path, seed, fractions, assign_split(gold.ids, strata(gold.task, gold.labels), seed, fractions),
-                      gold.sha256, gold.task.name, now)
-        split.save()
-        return split
-    split = read_split(path)
-    if split.task != gold.task.name:
-        raise UserError(f"{path}: split was recorded for task '{split.task}', not '{gold.task.name}'; give another --split path")
-    if split.seed != seed:
-        split.notes = split.notes + [f"seed {seed} requested; the recorded seed {split.seed} is kept"]
-    new = [i for i, id_ in enumerate(gold.ids) if id_ not in split.assignments]
-    if new:
-        keys = strata(gold.task, [gold.labels[i] for i in new])
-        added = assign_split([gold.ids[i] for i in new], keys, split.seed + len(split.assignments), split.fractions)
-        split.assignments.update(added)
-        split.notes = split.notes + [f"{now}: {len(added)} new row(s) split; earlier rows kept their parts"]
-    if new or split.gold_sha256 != gold.sha256:
-        split.gold_sha256 = gold.sha256
-        split.save()
-    # Rows since removed from the gold file are not the split's business any more.
-    present = set(gold.ids)
-    split.assignments = {i: p for i, p in split.assignments.items() if i in present}
-    return split
+def load_sets(task: Task, gold_path: Path, settings, train_path: Path | None = None, split_path: Path | None = None,
+              split_seed: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None,
+              sheet: str | None = None):
+    """(train, dev, test, split): from a separate train file, or from the gold file's recorded split.
+    Files are read with `settings.encoding`; `sheet` is the sheet of .xlsx files."""
+    cache = settings.workspace.cache_dir
+    read = {"max_chars": settings.max_chars, "cache_dir": cache, "encoding": settings.encoding, "sheet": sheet}
+    gold = load_gold(gold_path, task, text_cols=text_cols, id_col=id_col, **read)
+    if train_path is not None:
+        train = load_gold(train_path, task, text_cols=text_cols, id_col=id_col, **read)
+        return train, None, gold, None
+    path = split_path or default_split_path(settings.workspace, task, gold_path)
+    split = load_or_create_split(gold, path, seed=settings.seed if split_seed is None else split_seed)
+    return gold.subset(split.ids("train")), gold.subset(split.ids("dev")), gold.subset(split.ids("test")), split

@@ -1,0 +1,20 @@
+"""The `incident-lens` command line: parses options, calls a pipeline, prints. Nothing else.
+
+Each area keeps its commands in one module with `register(app)` (core, search, llm, evaluate);
+heavy libraries are imported inside commands so `--help` stays fast. Entry point: `main()`.
+"""
+
+from __future__ import annotations
+
+from incident_lens.cli import core, evaluate, llm, search
+from incident_lens.cli.app import app, settings_from
+
+for _module in (core, evaluate, search, llm):
+    _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "settings_from"]
