@@ -5,6 +5,16 @@ Usage: `build_program(task, "zero-shot")`, `load_program("optimized/x.json", tas
 DSPy only: no files (beyond DSPy's own save/load), no index, no pandas, nothing from incident_lens.
 """
 
+import os
+
+# Importing this package first must not take a process online. `import dspy` (3.4) imports neither
+# litellm nor its disk cache: litellm loads on the first LiteLLM-backed call and, at that import,
+# fetches a model price map from the internet unless this variable is already set; so it is set here,
+# before dspy, as a default (an application's own value wins). DSPy's disk cache is built at the first
+# read of `dspy.cache`, from DSPY_CACHEDIR as it is then: the application, which knows its workspace,
+# sets that before any program runs (a library cannot). tests/test_offline.py checks both.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 from programs.evidence import EvidenceCheck, check_quotes, is_supported
 from programs.labellers import (
     PROGRAM_KINDS, RagLabeller, Retriever, WorkedExample, ZeroShotLabeller, build_program, format_examples,

@@ -1,6 +1,7 @@
 """DSPy signatures: labelling signatures built from a task's definition, and the report summary.
 
-Usage: `labelling_signature(task)` (zero-shot) or `labelling_signature(task, with_examples=True)` (RAG);
+Usage: `labelling_signature(task)` (zero-shot) or `labelling_signature(task, with_examples=True)` (RAG),
+laid out as `style` says (`PromptStyle`: answer first or last, rationale or not, full or short definitions);
 `SummariseReport`. A signature's instructions are the prompt: they carry the task description and
 every label's definition. Output types are bounded (quote count and length, rationale length, list
 sizes) so that the grammar llama.cpp builds from their JSON schema also bounds the answer's length.
@@ -16,6 +17,7 @@ import pydantic
 from pydantic_core import core_schema
 
 from programs.labels import FINDING_STATUSES
+from programs.prompt_style import ORIGINAL, PromptStyle, default_style, short_definitions
 
 MAX_QUOTES = 3
 QUOTE_CHARS = 200
@@ -83,9 +85,12 @@ def answer_type(task):
     return findings_model(task)
 
 
-def instructions(task, with_examples: bool = False) -> str:
+def instructions(task, with_examples: bool = False, style: PromptStyle = ORIGINAL) -> str:
     lines = [task.description, "", "Findings:" if task.kind == "findings" else "Labels:"]
-    lines += [f"- {label.name}: {label.definition}" for label in task.labels]
+    definitions = [label.definition for label in task.labels]
+    if style.definitions == "short":
+        definitions = short_definitions(definitions)
+    lines += [f"- {label.name}: {definition}" for label, definition in zip(task.labels, definitions)]
     lines.append("")
     if task.kind == "single":
         lines.append("Choose the one label that fits the report best.")
@@ -101,15 +106,22 @@ def instructions(task, with_examples: bool = False) -> str:
     return "\n".join(lines)
 
 
-def labelling_signature(task, with_examples: bool = False) -> type[dspy.Signature]:
+def labelling_signature(task, with_examples: bool = False, style: PromptStyle | None = None) -> type[dspy.Signature]:
+    """The task's labelling signature; `style` None is the task kind's default (`default_style`)."""
+    style = style or default_style(task.kind)
     fields = {}
     if with_examples:
         fields["examples"] = (str, dspy.InputField(desc=EXAMPLES_DESC))
     fields["report"] = (str, dspy.InputField())
+    answer = {ANSWER_FIELD[task.kind]: (answer_type(task), dspy.OutputField())}
+    if style.label_first:
+        fields.update(answer)
     fields["evidence"] = (Quotes, dspy.OutputField(desc=EVIDENCE_DESC))
-    fields["rationale"] = (Rationale, dspy.OutputField(desc=RATIONALE_DESC))
-    fields[ANSWER_FIELD[task.kind]] = (answer_type(task), dspy.OutputField())
-    return dspy.Signature(fields, instructions(task, with_examples))
+    if style.rationale:
+        fields["rationale"] = (Rationale, dspy.OutputField(desc=RATIONALE_DESC))
+    if not style.label_first:
+        fields.update(answer)
+    return dspy.Signature(fields, instructions(task, with_examples, style))
 
 
 SummaryText = bounded_text("SummaryText", SUMMARY_CHARS)

@@ -7,6 +7,14 @@ Usage:
 Heavy libraries (torch, chromadb) are imported when first used, not by this package.
 """
 
+import os
+
+# huggingface_hub and transformers read these once, when first imported (by the embedder, after this
+# package): set here as defaults (an application's own values win) so that importing this package
+# first, or alone, keeps them off the hub. Chroma's telemetry is switched off where a client is made.
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+    os.environ.setdefault(_name, "1")
+
 from retrieval.embedder import Embedder, default_model_path
 from retrieval.hits import Hit, Record
 

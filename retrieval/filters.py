@@ -1,10 +1,10 @@
-"""Metadata filters and dates: `--where` expressions to Chroma `where` dicts, dates to sortable ints.
+"""Metadata filters and dates: FIELD=VALUE expressions to Chroma `where` dicts, dates to sortable ints.
 
 Usage: `parse_where(["harm=none", "care_setting in acute,community"])`
 -> `{"$and": [{"harm": "none"}, {"care_setting": {"$in": ["acute", "community"]}}]}`;
 `date_key("2024-03-01") == 20240301`.
 Chroma compares only numbers with `$gt`/`$lt`, so a report's date is also stored as the int
-YYYYMMDD under `DATE_KEY`; `--since`/`--until` filter on that.
+YYYYMMDD under `DATE_KEY`; the since / until bounds of a query filter on that.
 """
 
 from __future__ import annotations

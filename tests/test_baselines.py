@@ -84,3 +84,58 @@ def test_labelled_pool_finds_the_nearest_and_leaves_out_the_report_itself(embedd
     assert nearest[0][0].similarity > nearest[1][0].similarity
     without_itself = [n.id for n, _ in pool.nearest("patient fell out of bed at night", k=3, exclude_id="a")]
     assert sorted(without_itself) == ["b", "c"]
+
+
+# Effusion reports with a cue word, "mimics" with the same shadowing words and no cue, and other reports.
+# At C = 1 the many shared words outweigh the single cue and mimics are read as positive: C = 1 under-fits.
+SHADOWING = "left lower zone shadowing blunting of the costophrenic angle with basal opacity".split()
+CLEAR = "heart size normal lungs clear no focal consolidation mediastinum unremarkable bones intact".split()
+
+
+def _effusion_rows(seed: int, n: int) -> tuple[list[str], list[dict]]:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        kind = i % 4  # 0, 1: effusion; 2: mimic; 3: clear
+        shadowing = set(rng.sample(SHADOWING, 8))
+        words = [w for w in SHADOWING if w in shadowing] + ([rng.choice(["effusion", "fluid"])] if kind < 2 else [])
+        texts.append(" ".join(rng.sample(CLEAR, 6) if kind == 3 else words))
+        labels.append({"Effusion": "positive" if kind < 2 else "not_mentioned"})
+    return texts, labels
+
+
+def test_c_and_class_weights_are_chosen_by_cross_validation_on_train(monkeypatch):
+    import incident_lens.pipelines.baselines as baselines
+
+    task = Task("cxr", "findings", "d", ("text",), (Label("Effusion", "e"),))
+    train_texts, train_labels = _effusion_rows(0, 120)
+    test_texts, test_labels = _effusion_rows(100, 200)
+    model = make_baseline("tfidf-lr", task, seed=13).fit(train_texts, train_labels)
+    chosen = model.tuning()["targets"]["Effusion"]
+    assert chosen["C"] > 1 and chosen["folds"] == 3
+    assert chosen["cv_macro_f1"] >= chosen["cv_scores"]["C=1, class_weight=balanced"] + 0.1
+    assert len(chosen["cv_scores"]) == 8
+    tuned = score_predictions(task, test_labels, model.predict(test_texts)[0])["macro_f1"]
+
+    # The same baseline held to the old fixed setting does visibly worse on unseen reports.
+    monkeypatch.setattr(baselines, "C_GRID", (1.0,))
+    monkeypatch.setattr(baselines, "CLASS_WEIGHTS", ("balanced",))
+    fixed = make_baseline("tfidf-lr", task, seed=13).fit(train_texts, train_labels)
+    assert fixed.tuning()["targets"]["Effusion"]["C"] == 1.0
+    assert tuned >= score_predictions(task, test_labels, fixed.predict(test_texts)[0])["macro_f1"] + 0.05
+
+
+def test_a_class_with_one_train_row_keeps_the_defaults_with_a_note():
+    task = _single_task()
+    texts, labels = _rows(4, 6)
+    texts, labels = texts[:13], labels[:13]  # 6 falls, 6 medication, 1 device
+    model = make_baseline("tfidf-lr", task).fit(texts, labels)
+    chosen = model.tuning()["targets"]["label"]
+    assert chosen["C"] == 1.0 and chosen["class_weight"] == "balanced"
+    assert chosen["note"] == "class 'device' has 1 train row: not cross-validated, defaults used"
+
+    multi = Task("m", "multi", "d", ("text",), (Label("fall", "f"), Label("never", "n")))
+    tuning = make_baseline("tfidf-lr", multi).fit(["fell", "fell again", "pump", "pump broke"],
+                                                  [("fall",), ("fall",), (), ()]).tuning()["targets"]
+    assert tuning["never"] == {"note": "one class in train ('no'): predicted as a constant"}
+    assert tuning["fall"]["folds"] == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -135,7 +136,7 @@ def session_minilm(monkeypatch, embedder):
 
 def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
     from incident_lens.config import Settings
-    from incident_lens.pipelines.demo import evaluate_demo
+    from incident_lens.pipelines.demo_steps import evaluate_demo
 
     summary = evaluate_demo(Settings(home=home), tasks=("harm",), limit=10)
     harm = summary["harm"]
@@ -149,12 +150,12 @@ def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
 @pytest.mark.slow
 def test_evaluate_demo_with_a_model_adds_the_llm_programs(home, tiny_gguf, session_minilm):
     from incident_lens.config import Settings
-    from incident_lens.pipelines.demo import evaluate_demo
+    from incident_lens.pipelines.demo_steps import evaluate_demo
 
     settings = Settings(home=home, model_path=tiny_gguf, threads=1)
     summary = evaluate_demo(settings, tasks=("harm",), limit=2)
     methods = summary["harm"]["methods"]
-    assert set(methods) == {"tfidf-lr", "embed-lr", "knn", "zero-shot", "program:harm"}
+    assert set(methods) == {"tfidf-lr", "embed-lr", "knn", "zero-shot", "rag", "program:harm"}
     assert all(m["n"] == 2 for m in methods.values())
     # The shipped program was compiled without a model: the run says its scores do not carry over.
     assert any("optimized/harm.json" in w and "not the model in use" in w for w in summary["harm"]["warnings"])
@@ -196,3 +197,94 @@ def test_multi_label_gold_from_indicator_columns_is_evaluated_per_label(home, tm
         expected = [n for n in ("staffing", "equipment") if by_id[id_][n]]
         assert shown == "; ".join(expected)
     assert (report / "confusion-tfidf-lr.png").is_file()
+
+
+FINDINGS_TASK = """
+name = "cxr"
+kind = "findings"
+description = "Findings on a chest X-ray report."
+input_fields = ["text"]
+[[labels]]
+name = "Effusion"
+definition = "Fluid in the pleural space."
+"""
+
+
+def test_cross_validated_c_and_class_weights_are_recorded_in_metrics_json(home, tmp_path):
+    from test_baselines import _effusion_rows  # a set where C = 1 under-fits
+
+    task = tmp_path / "cxr.toml"
+    task.write_text(FINDINGS_TASK, encoding="utf-8")
+
+    def write(path: Path, seed: int, n: int, prefix: str) -> Path:
+        texts, labels = _effusion_rows(seed, n)
+        pd.DataFrame({"id": [f"{prefix}{i}" for i in range(n)], "text": texts,
+                      "Effusion": [value["Effusion"] for value in labels]}).to_csv(path, index=False)
+        return path
+
+    train, test = write(tmp_path / "train.csv", 0, 120, "t"), write(tmp_path / "test.csv", 100, 200, "x")
+    result = CliRunner().invoke(app, ["evaluate", "--task", str(task), "--gold", str(test), "--train", str(train),
+                                      "--method", "tfidf-lr", "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    method = json.loads((tmp_path / "r" / "metrics.json").read_text())["methods"]["tfidf-lr"]
+    chosen = method["details"]["tuning"]["targets"]["Effusion"]
+    assert chosen["C"] > 1 and chosen["cv_macro_f1"] > chosen["cv_scores"]["C=1, class_weight=balanced"]
+    assert "train rows only" in method["details"]["tuning"]["search"]
+    assert method["macro_f1"] > 0.95
+
+
+def test_kappa_of_a_single_class_is_undefined_in_the_table_and_the_report(home, tmp_path, task_file):
+    rows = [{"id": f"f{i}", "description": f"{PHRASES['fall'][i % 3]} in bay {i}", "topic": "fall"} for i in range(15)]
+    gold = tmp_path / "falls.csv"
+    pd.DataFrame(rows).to_csv(gold, index=False)
+    report = tmp_path / "r"
+    result = CliRunner().invoke(app, ["evaluate", "--task", str(task_file), "--gold", str(gold), "--method", "tfidf-lr",
+                                      "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "undefined" in result.output
+    scores = json.loads((report / "metrics.json").read_text())["methods"]["tfidf-lr"]
+    assert scores["kappa"] is None and scores["kappa_note"] == "undefined: gold and predictions are all 'fall'"
+    text = (report / "report.md").read_text()
+    assert "| undefined |" in text and "Kappa of tfidf-lr: undefined: gold and predictions are all 'fall'" in text
+
+
+def test_report_ends_with_a_recommendation_and_costs(home, tmp_path, task_file, session_minilm):
+    gold = _gold(tmp_path / "gold.csv", 10, seed=8)
+    report = tmp_path / "r"
+    result = CliRunner().invoke(app, ["evaluate", "--task", str(task_file), "--gold", str(gold), "--method", "tfidf-lr",
+                                      "--method", "knn", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((report / "metrics.json").read_text())
+    scores = {name: m["macro_f1"] for name, m in metrics["methods"].items()}
+    best = max(scores, key=scores.get)
+    last = (report / "report.md").read_text().rstrip().split("\n## ")[-1]
+    assert last.startswith("Recommendation\n")
+    assert f"Recommendation: **{best}** has the best macro-F1 ({scores[best]:.3f} [" in last
+    assert "Measured cost per 1,000 reports" in last
+    assert "scaled from 6 test reports" in last
+    for name, method in metrics["methods"].items():
+        cost = float(re.search(rf"{name} ([\d,]+\.\d) s", last).group(1).replace(",", ""))
+        assert cost == pytest.approx(method["seconds"] / 6 * 1000, abs=0.2)
+    assert "LM tokens" not in last
+    assert "Recommendation:" in result.output and metrics["recommendation"].startswith(f"Recommendation: {best} has")
+
+
+def test_recommendation_names_those_within_the_interval_the_cheapest_and_lm_tokens():
+    from incident_lens.pipelines.evaluation import Evaluation, MethodResult
+    from incident_lens.scoring.evaluation_report import recommendation
+
+    def method(name, macro, ci, seconds, details=None):
+        return MethodResult(name, "baseline", [], [], {"macro_f1": macro, "ci95": {"macro_f1": ci}}, seconds, details or {})
+
+    evaluation = Evaluation(task=None, test=[None] * 200, train=[], split=None)
+    evaluation.methods = [method("zero-shot", 0.80, [0.74, 0.86], 500.0,
+                                 {"lm_tokens": {"prompt_tokens": 90_000, "completion_tokens": 10_000}}),
+                          method("tfidf-lr", 0.78, [0.71, 0.84], 2.0), method("knn", 0.60, [0.52, 0.68], 20.0)]
+    text = recommendation(evaluation)
+    assert text.startswith("Recommendation: zero-shot has the best macro-F1 (0.800 [0.740, 0.860]); "
+                           "within its 95 % interval: tfidf-lr (0.780); tfidf-lr, the cheapest of these, is as good")
+    assert "knn (0.600)" not in text
+    assert "zero-shot 2,500.0 s and 500,000 LM tokens; tfidf-lr 10.0 s; knn 100.0 s." in text
+
+    evaluation.methods = evaluation.methods[:1] + evaluation.methods[2:]
+    assert "no other method is within its 95 % interval" in recommendation(evaluation)

@@ -235,6 +235,34 @@ def test_rag_labels_with_labelled_neighbours_only_and_never_the_report_itself(ho
     assert manifest["program"] == {"name": "rag", "builtin": True, "collection": "incidents", "k": 2}
 
 
+def test_rag_counts_neighbours_it_cannot_use_warns_once_and_records_them(home, tiny_gguf, demo_frame, tmp_path):
+    from incident_lens.pipelines.indexing import index_file
+
+    indexed = demo_frame.head(20).copy()
+    indexed.loc[indexed.index[:10], "harm"] = "Catastrophic"  # not a label of the harm task
+    indexed.loc[indexed.index[10:], "harm"] = ""
+    settings = settings_for(home, tiny_gguf, n_ctx=8192)
+    index_file(settings, write_reports(tmp_path / "indexed.csv", indexed), meta_cols=["harm"], collection="incidents")
+    reports = write_reports(tmp_path / "reports.csv", indexed.head(2))
+    result = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf),
+                                 "--out", str(tmp_path / "labels.csv"), "--program", "rag", "-k", "2", "--n-ctx", "8192",
+                                 "--threads", "1"])
+    assert result.exit_code == 0, result.output
+
+    [run_dir] = (home / "runs").glob("*-label")
+    tally = json.loads((run_dir / "manifest.json").read_text())["rag_examples"]
+    skipped = tally["unusable_neighbours"]
+    assert tally["k"] == 2 and tally["reports"] == 2 and tally["examples"] == 0
+    assert tally["fewer_than_k"] == tally["none"] == 2
+    assert skipped["label_not_in_task"] >= 1 and skipped["unlabelled"] + skipped["label_not_in_task"] <= 18
+    output = " ".join(result.output.split())
+    assert output.count("could not be shown as examples") == 1
+    assert (f"{skipped['unlabelled'] + skipped['label_not_in_task']} neighbour(s) in index 'incidents' could not be shown "
+            f"as examples ({skipped['unlabelled']} unlabelled, {skipped['label_not_in_task']} with a label not in the task); "
+            "2 of 2 report(s) got fewer than 2 examples (2 got none)") in output
+    assert not any(text[:30] in result.output for text in indexed["description"])
+
+
 def test_compiled_program_file_is_used_and_recorded(home, tiny_gguf, demo_frame, tmp_path):
     task = find_task("harm")
     program = build_program(task)

@@ -91,3 +91,20 @@ def test_findings_with_no_supported_finding_have_no_average():
     task = _task("findings", ["Effusion"])
     scores = score_predictions(task, [{"Effusion": "positive"}], [{"Effusion": "positive"}], min_support=5)
     assert scores["macro_f1"] is None and scores["accuracy"] == 1.0 and "macro_f1" not in scores["ci95"]
+
+
+def test_kappa_is_undefined_not_perfect_when_gold_and_predictions_share_one_class():
+    single = score_predictions(_task("single", ["a", "b"]), ["a"] * 4, ["a"] * 4)
+    assert single["kappa"] is None and single["kappa_note"] == "undefined: gold and predictions are all 'a'"
+    assert single["accuracy"] == 1.0
+
+    multi = score_predictions(_task("multi", ["x", "y"]), [()] * 3, [()] * 3)
+    assert multi["kappa"] is None and multi["kappa_note"] == "undefined: gold and predictions are all 'no'"
+    findings = score_predictions(_task("findings", ["Effusion"]), [{"Effusion": "not_mentioned"}] * 3,
+                                 [{"Effusion": "not_mentioned"}] * 3)
+    assert findings["kappa"] is None and "all 'not_mentioned'" in findings["kappa_note"]
+
+    # One class in the gold but another predicted once: defined, and no better than chance.
+    gold, pred = ["a"] * 4, ["a", "b", "a", "a"]
+    scores = score_predictions(_task("single", ["a", "b"]), gold, pred)
+    assert scores["kappa"] == pytest.approx(cohen_kappa_score(gold, pred)) == 0.0 and scores["kappa_note"] is None

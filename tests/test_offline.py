@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -56,3 +59,80 @@ def test_socket_guard_refuses_remote_and_allows_loopback():
     server.listen(1)
     with server, socket.socket() as sock:
         sock.connect(server.getsockname())  # loopback still works (llama-server, chroma server)
+
+
+# Run in a fresh interpreter with nothing from incident_lens imported first: refuses (and records)
+# every connection and name lookup, then imports the libraries in the order given.
+IMPORT_FIRST = r"""
+import json, socket, sys
+tried = []
+
+def refuse(host):
+    tried.append(str(host))
+    raise OSError("network disabled by test")
+
+socket.socket.connect = lambda sock, address: refuse(address)
+socket.getaddrinfo = lambda host, *args, **kwargs: refuse(host)
+for name in sys.argv[1:]:
+    __import__(name)
+import dspy
+litellm_loaded_by_dspy = "litellm" in sys.modules
+import litellm  # what DSPy loads on its first LiteLLM-backed call
+import huggingface_hub.constants as hub  # what the embedder loads
+print(json.dumps({"tried": tried, "litellm_loaded_by_dspy": litellm_loaded_by_dspy, "hub_offline": hub.HF_HUB_OFFLINE,
+                  "dspy_cache_built": "cache" in vars(dspy), "incident_lens": "incident_lens" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("first", [["programs"], ["retrieval", "programs"]])
+def test_importing_a_library_first_stays_offline_and_writes_nothing(tmp_path, first):
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp)}
+    done = subprocess.run([sys.executable, "-c", IMPORT_FIRST, *first], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["tried"] == [], "litellm (or another import) tried the network"
+    assert not seen["incident_lens"], "the libraries must not import the application"
+    assert seen["litellm_loaded_by_dspy"] is False and seen["dspy_cache_built"] is False
+    if "retrieval" in first:
+        assert seen["hub_offline"] is True
+    assert list(home.iterdir()) == [] and list(tmp.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "tmp"]
+
+
+def test_doctor_checks_that_dspys_cache_is_inside_the_workspace(home, tmp_path, monkeypatch):
+    import dspy
+    from dspy.clients.cache import Cache
+
+    from incident_lens.config import Settings
+    from incident_lens.pipelines.doctor import run_checks
+
+    def cache_check(settings):
+        [check] = [c for c in run_checks(settings) if c.name == "dspy cache"]
+        return check
+
+    offline.activate(home)
+    monkeypatch.delitem(vars(dspy), "cache", raising=False)  # as in a fresh process: not built yet
+    check = cache_check(Settings(home=home))
+    assert check.ok and check.value == str((home / "cache" / "dspy").resolve())
+    assert dspy.cache.disk_cache_dir == str(home / "cache" / "dspy")
+
+    # The workspace moved (--home) but DSPY_CACHEDIR did not follow: the CLI says so and exits 1,
+    # and nothing is created where DSPy would have put it.
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.delitem(vars(dspy), "cache")
+    monkeypatch.delitem(offline.CACHE_DIRS, "DSPY_CACHEDIR")
+    monkeypatch.setenv("DSPY_CACHEDIR", str(elsewhere))
+    result = CliRunner().invoke(app, ["--home", str(home), "doctor"])
+    assert result.exit_code == 1
+    assert "offline/dspy cache" in " ".join(result.output.split())
+    assert not elsewhere.exists() and "cache" not in vars(dspy)
+
+    # A cache built elsewhere that DSPy would not move.
+    monkeypatch.setitem(vars(dspy), "cache", Cache(True, True, str(elsewhere), 10**6, 10))
+    monkeypatch.setattr(dspy, "configure_cache", lambda **kwargs: None)
+    check = cache_check(Settings(home=home))
+    assert not check.ok and check.value.startswith(f"{elsewhere.resolve()} is outside the workspace")

@@ -143,6 +143,9 @@ def test_rag_program_round_trip_with_its_retriever(topic, tmp_path, embedder):
     try:
         loaded, meta, _ = load_compiled(out, task, retriever=retriever)
         assert meta["program"] == "rag" and loaded.dump_state() == result.program.dump_state()
+        assert meta["rag_examples"]["reports"] == meta["dev_before"]["n"] + meta["dev_after"]["n"]
+        assert meta["rag_examples"]["examples_per_report"] == 4 and meta["rag_examples"]["fewer_than_k"] == 0
+        assert result.warnings == []
         assert "label_with_examples" in json.loads(out.read_text())
         with pytest.raises(UserError, match="needs labelled reports"):
             load_compiled(out, task)
@@ -251,3 +254,68 @@ def test_compile_progress_reads_dspy_trials_and_best_scores():
         logging.getLogger("dspy.teleprompt.mipro_optimizer_v2").info("== Trial 3 / 10 - Minibatch ==")
     assert watch.best == 55.0 and watch.trial == (3, 10)
     assert "trial 3/10" in watch.line() and "best so far 55" in watch.line()
+
+
+class FailingOnOneReport(GoldFollowingEngine):
+    """Fails every call on the first report it sees, quoting it (as a parse error quotes a model's answer)."""
+
+    failing = None
+
+    def complete(self, request):
+        last = request.messages[-1].text or ""
+        self.failing = self.failing or next((text for text in self.gold if text in last), None)
+        if self.failing and self.failing in last:
+            raise RuntimeError(f"could not parse the answer for: {last}")
+        return super().complete(request)
+
+
+def test_dspy_errors_while_compiling_reach_stderr_without_report_text(topic, tmp_path, capfd):
+    task, gold = topic
+    frame = pd.read_csv(gold, dtype=str)
+    engine = FailingOnOneReport(dict(zip(frame["description"], frame["topic"])))
+    lm = dspy.LM("scripted/failing-once", engine=engine, cache=False, num_retries=0)
+    optimise(task, gold, Settings(home=tmp_path / "ws"), "bootstrap", "zero-shot", tmp_path / "x.json", lm=lm,
+             score_dev=False)
+    err = capfd.readouterr().err
+    assert engine.failing is not None
+    assert "dspy.teleprompt.bootstrap: a call on one example failed" in err
+    assert not any(text in err for text in frame["description"])
+
+
+def test_compile_watch_passes_warnings_on_with_details_withheld(capfd, monkeypatch):
+    import logging
+
+    from incident_lens.log_privacy import LOG_TEXT_ENV
+    from incident_lens.pipelines.optimising import CompileWatch
+
+    monkeypatch.delenv(LOG_TEXT_ENV, raising=False)
+    secret = "Mrs Zebedee-Quartermaine fell in bay 7"
+    with CompileWatch(None).capturing():
+        logging.getLogger("dspy.teleprompt.mipro_optimizer_v2").info("== Trial 1 / 4 - Minibatch ==")
+        logging.getLogger("dspy.teleprompt.bootstrap_trace").warning(
+            "Program raised on an example; capturing it as a failed prediction: %s: %s", "ValueError", secret)
+        try:
+            raise ValueError(f"bad answer for {secret}")
+        except ValueError:
+            logging.getLogger("dspy.teleprompt.utils").error("An exception occurred during evaluation", exc_info=True)
+    err = capfd.readouterr().err
+    assert "Trial 1 / 4" not in err  # progress stays on the progress line
+    assert "Program raised on an example; capturing it as a failed prediction: [withheld]: [withheld]" in err
+    assert "An exception occurred during evaluation (ValueError; details withheld)" in err
+    assert "Zebedee" not in err and "Traceback" not in err
+
+
+def test_train_retriever_counts_reports_given_fewer_than_k_examples(embedder):
+    from types import SimpleNamespace
+
+    from incident_lens.pipelines.labelled_pool import TrainRetriever
+
+    task = SimpleNamespace(kind="single")
+    gold = SimpleNamespace(ids=["a", "b"], texts=["slipped and fell", "insulin dose given twice"], labels=["fall", "medication"])
+    retrieve = TrainRetriever(task, gold, embedder)
+    assert len(retrieve("found on the floor", 4, "a")) == 1
+    assert len(retrieve("found on the floor", 4, "a")) == 1  # a retry of the same report counts once
+    assert len(retrieve("pump alarm failed", 1, "c")) == 1
+    assert retrieve.tally.record() == {"k": 4, "reports": 2, "examples": 2, "examples_per_report": 1.0, "fewer_than_k": 1,
+                                       "none": 0, "unusable_neighbours": {"unlabelled": 0, "label_not_in_task": 0}}
+    assert retrieve.tally.warning("the train split") == "rag: 1 of 2 report(s) got fewer than 4 examples (0 got none)"

@@ -66,7 +66,7 @@ def test_unknown_id_is_a_user_error(home, tiny_gguf, reports, tmp_path):
 
 
 def test_llm_demo_step_labels_and_summarises_the_demo_incidents(home, tiny_gguf, reports, tmp_path):
-    from incident_lens.pipelines.demo import llm_demo
+    from incident_lens.pipelines.demo_steps import llm_demo
 
     settings = Settings(home=home, model_path=tiny_gguf, threads=1)
     done = llm_demo(settings, reports, tmp_path / "demo", n_labels=2, n_summaries=1)

@@ -26,18 +26,29 @@ FORCED = {
 }
 
 
+# Where each library that writes a cache or config keeps it, under `<workspace>/cache/`. DSPy's holds
+# prompts (report text); the others hold none, but a run writes nothing outside the workspace and its
+# outputs. Without these: ~/.dspy_cache, ~/.cache/huggingface, ~/.cache/matplotlib and
+# ~/.config/matplotlib, and $TMPDIR/torchinductor_<user> (made when sentence-transformers imports torch).
+CACHE_DIRS = {
+    "DSPY_CACHEDIR": "dspy",
+    "HF_HOME": "hf",
+    "MPLCONFIGDIR": "matplotlib",
+    "TORCHINDUCTOR_CACHE_DIR": "torchinductor",
+}
+
+
 def activate(home: Path) -> None:
-    """Set the offline variables and point the caches of DSPy and HF into the workspace."""
+    """Set the offline variables and point every library cache (`CACHE_DIRS`) into the workspace."""
     os.environ.update(FORCED)
-    cache = Path(home) / "cache"
-    os.environ["DSPY_CACHEDIR"] = str(cache / "dspy")
-    os.environ["HF_HOME"] = str(cache / "hf")
+    cache = Path(home).absolute() / "cache"
+    for name, folder in CACHE_DIRS.items():
+        os.environ[name] = str(cache / folder)
 
 
 def status() -> dict[str, bool]:
-    """Which guards hold in this process (for `incident-lens doctor`)."""
+    """Which guards hold in this process (for `incident-lens doctor`, which also checks DSPy's cache itself)."""
     checks = {name: os.environ.get(name) == value for name, value in FORCED.items()}
-    checks["DSPY_CACHEDIR in workspace"] = bool(os.environ.get("DSPY_CACHEDIR"))
     import socket
 
     checks["socket guard"] = bool(getattr(socket.socket.connect, "_incident_lens_guard", False))

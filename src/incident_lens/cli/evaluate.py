@@ -18,13 +18,16 @@ FORMATS = ("table", "json")
 
 
 def _print_headline(evaluation) -> None:
-    from incident_lens.scoring.evaluation_report import headline_rows
+    from rich.markup import escape
+
+    from incident_lens.scoring.evaluation_report import headline_rows, recommendation
 
     table = Table("method", "macro-F1 [95% CI]", "micro-F1 [95% CI]", "accuracy [95% CI]", "kappa", "n", "no answer", "s",
                   title=f"{evaluation.task.name}: {len(evaluation.test)} test reports, {len(evaluation.train)} train")
     for row in headline_rows(evaluation):
         table.add_row(*row.values())
     console.print(table)
+    console.print(escape(recommendation(evaluation)), soft_wrap=True)
 
 
 def evaluate(
@@ -46,6 +49,7 @@ def evaluate(
     old_k: Optional[int] = typer.Option(None, "--k", hidden=True),
     min_support: int = typer.Option(5, "--min-support", help="findings: gold positives a finding needs to count in macro/micro-F1."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model (0: all cores)."),
+    allow_overlap: bool = typer.Option(False, "--allow-overlap", help="Score a compiled program whose demos or train rows overlap the test rows (refused otherwise), under a warning in report.md and the manifest."),
     encoding: Optional[str] = ENCODING,
     sheet: Optional[str] = SHEET,
     server: Optional[str] = SERVER,
@@ -57,7 +61,7 @@ def evaluate(
     from incident_lens.pipelines.evaluation import evaluate as run_evaluation
     from incident_lens.progress import job_progress
     from incident_lens.provenance import RunRecord
-    from incident_lens.scoring.evaluation_report import write_report
+    from incident_lens.scoring.evaluation_report import recommendation, write_report
     from incident_lens.inputs.task_files import find_task
 
     if fmt not in FORMATS:
@@ -74,18 +78,22 @@ def evaluate(
         with job_progress(console if fmt == "table" else Console(stderr=True)) as progress:
             evaluation = run_evaluation(the_task, gold, list(method), settings, train_path=train, split_path=split,
                                         split_seed=split_seed, text_cols=text_col or None, id_col=id_col, sheet=sheet,
-                                        progress=progress, min_support=min_support)
+                                        progress=progress, min_support=min_support, allow_overlap=allow_overlap)
         run.add_input("gold", evaluation.test.path, evaluation.test.sha256)
         if train is not None:
             run.add_input("train", evaluation.train.path, evaluation.train.sha256)
         out_dir = report or run.dir
         written = write_report(evaluation, out_dir)
         run.set("methods", evaluation.summary())
+        overlaps = {m.name: m.details["overlap"] for m in evaluation.methods if m.details.get("overlap")}
+        if overlaps:
+            run.set("overlap", overlaps)  # paths, counts and seeds only, never report text
         run.set("report_dir", str(Path(out_dir).absolute()))
         run.count("test_rows", len(evaluation.test))
     if fmt == "json":
         typer.echo(json.dumps({"task": the_task.name, "methods": evaluation.summary(),
-                               "report": {k: str(v) for k, v in written.items()}, "warnings": evaluation.warnings}, indent=2))
+                               "report": {k: str(v) for k, v in written.items()}, "warnings": evaluation.warnings,
+                               "recommendation": recommendation(evaluation)}, indent=2))
         return
     _print_headline(evaluation)
     for warning in evaluation.warnings:

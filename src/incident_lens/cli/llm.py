@@ -1,4 +1,5 @@
-"""LLM commands: `label` and `summarise` (batch runs on a local GGUF model) and `dev make-gguf` (test models).
+"""LLM commands: `label` and `summarise` (batch runs on a local GGUF model, or a model server with --server)
+and `dev make-gguf` (test models).
 
 Usage:
     incident-lens label incidents.csv --task incident-type --model model.gguf --out labels.csv [--resume]

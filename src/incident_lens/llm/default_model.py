@@ -75,5 +75,5 @@ def available_model_path(settings) -> Path | None:
 def model_source(settings) -> str:
     """How the model was chosen, for `doctor` and messages."""
     if settings.model_path is not None:
-        return "yours (--model / model_path)"
+        return "yours: --model / model_path"
     return f"bundled default {NAME}; use your own with {OWN_MODEL_HINT}"

@@ -10,6 +10,8 @@ from DSPy becomes a llama.cpp grammar (as llama-cpp-python's `{"type": "json_obj
 does, but failing loudly where that path silently drops to plain JSON); one lock per loaded model
 (llama.cpp is not thread-safe, DSPy calls from threads); a prompt that leaves no room for the answer
 is refused up front; token usage, including the prompt prefix reused from the KV cache, is reported.
+A schema named `CHAT_FIELDS_FORMAT` (sent by programs.adapter's chat adapter) asks for DSPy's chat sections
+instead of JSON: `chat_fields_grammar` constrains the `[[ ## field ## ]]` markers and each field's value.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def auto_n_ctx(info: GGUFInfo) -> int:
 # llama-cpp-python's JSON-schema converter lets raw control characters into strings (invalid JSON that
 # json_repair then "repairs" into the wrong fields); llama.cpp's own converter excludes them.
 STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
+
+# The response_format name programs.adapter.GroundedChatAdapter sends: the schema's properties are the output
+# fields in order, to be written as DSPy ChatAdapter sections rather than one JSON object.
+CHAT_FIELDS_FORMAT = "dspy_chat_fields"
+# A character of a plain-text section value: one line, no control characters (a newline could open a section).
+LINE_CHAR_RULE = r"[^\x7F\x00-\x1F]"
 
 _OVERFLOW = re.compile(r"prompt of (\d+) tokens plus max_tokens (\d+) exceeds the context of (\d+) tokens")
 
@@ -167,10 +175,41 @@ def llama_response_format(response_format: dict | None) -> dict | None:
     raise ValueError(f"unsupported response_format type {response_format.get('type')!r}")
 
 
+def chat_fields_grammar(schema: dict) -> str:
+    """GBNF for DSPy ChatAdapter sections: `[[ ## name ## ]]` per property in order, then `[[ ## completed ## ]]`.
+
+    As the ChatAdapter writes values: a plain string is one line of text (at most `maxLength` characters),
+    a string enum one of its values unquoted, anything else JSON under the property's schema.
+    """
+    from llama_cpp.llama_grammar import SchemaConverter, _build_repetition
+
+    converter = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    schema = converter.resolve_refs(schema, "stdin")
+    sequence = []
+    for i, (name, prop) in enumerate(schema.get("properties", {}).items()):
+        rule = re.sub(r"[^A-Za-z0-9-]+", "-", name) + "-section"
+        if prop.get("type") == "string" and "enum" in prop:
+            rule = converter._add_rule(rule, " | ".join(converter._format_literal(str(v)) for v in prop["enum"]))
+        elif prop.get("type") == "string" and set(prop) <= {"type", "maxLength", "title", "description"}:
+            converter._add_rule("line-char", LINE_CHAR_RULE)
+            rule = converter._add_rule(rule, _build_repetition("line-char", 1, prop.get("maxLength")))
+        else:
+            rule = converter.visit(prop, rule)
+        sequence += [converter._format_literal(("\n\n" if i else "") + f"[[ ## {name} ## ]]\n"), rule]
+    sequence.append(converter._format_literal("\n\n[[ ## completed ## ]]"))
+    converter._add_rule("root", " ".join(sequence))
+    return re.sub(r"^char ::= .*$", lambda _: STRICT_CHAR_RULE, converter.format_grammar(), flags=re.M)
+
+
 def grammar_for(loaded: LoadedModel, response_format: dict | None):
     """The llama.cpp grammar for a response format, compiled once per schema."""
     from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
 
+    if response_format and response_format.get("name") == CHAT_FIELDS_FORMAT:
+        key = json.dumps(response_format, sort_keys=True)
+        if key not in loaded.grammars:
+            loaded.grammars[key] = LlamaGrammar.from_string(chat_fields_grammar(response_format["schema"]), verbose=False)
+        return loaded.grammars[key]
     fmt = llama_response_format(response_format)
     if fmt is None:
         return None
@@ -199,6 +238,8 @@ class LlamaCppEngine:
     """A `dspy.LM` engine: `complete(Request) -> Response` on an in-process llama.cpp model."""
 
     supports_response_schema = True
+    # The chat sections' grammar (CHAT_FIELDS_FORMAT) is understood here.
+    supports_chat_fields = True
     supported_params = {"response_format", "max_tokens", "temperature", "top_p", "seed", "stop"}
 
     def __init__(self, model_path: Path, n_ctx: int | None = None, n_threads: int = 1, n_batch: int = 512, seed: int = 13,

@@ -4,12 +4,16 @@ Usage:
     save_compiled(program, Path("optimized/harm.json")); write_meta(path, meta)
     program, meta, warnings = load_compiled(Path("optimized/harm.json"), task, retriever=..., model_sha256=...)
 A compiled file for another task or label set is refused; another model only warned about.
+`compile_test_overlap(path, test, split)` says why its scores on a test set would be optimistic:
+reports it quotes (demos, a knn pool) that are test rows, or its gold file split another way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dspy
 
@@ -17,6 +21,10 @@ from incident_lens.errors import UserError
 from incident_lens.inputs.task_files import Task
 from incident_lens.pipelines.labelled_pool import nearest_demos
 from programs.nearest_demos import NearestDemos
+
+if TYPE_CHECKING:
+    from incident_lens.inputs.gold import GoldSet
+    from incident_lens.inputs.splits import Split
 
 META_FORMAT = 1
 NEAREST_KEY = "nearest_demos"
@@ -129,6 +137,63 @@ def load_compiled(path: Path, task: Task, retriever=None, model_sha256: str | No
         pool = [dspy.Example(**demo).with_inputs("report") for demo in nearest["pool"]]
         program = nearest_demos(program, pool, int(nearest["k"]), embedder)
     return program, meta, warnings
+
+
+def ids_digest(ids) -> str:
+    """sha256 of a set of row ids (order-free): which rows a program was compiled on, without naming them."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
+
+
+def _normalised(text: str) -> str:
+    return " ".join(str(text).split()).lower()
+
+
+def quoted_reports(state) -> list[str]:
+    """The report texts a compiled program's JSON state quotes: every predictor's demos and a knn pool."""
+    found = []
+    if isinstance(state, dict):
+        for key, value in state.items():
+            if key in ("demos", "pool") and isinstance(value, list):
+                found += [str(item["report"]) for item in value if isinstance(item, dict) and item.get("report")]
+            else:
+                found += quoted_reports(value)
+    elif isinstance(state, list):
+        for value in state:
+            found += quoted_reports(value)
+    return found
+
+
+def compile_test_overlap(path: Path, test: "GoldSet", split: "Split | None") -> list[str]:
+    """Why a compiled program's scores on `test` would be optimistic, one reason each; empty when nothing overlaps.
+
+    (a) reports it quotes (demos, knn pool; compared with whitespace and case folded) that are test rows;
+    (b) it was compiled on this same gold file (same sha256) but its train split is not this evaluation's
+    (another seed or split file, or no split because the whole file is the test set here).
+    """
+    path = Path(path)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a compiled labelling program ({str(exc).splitlines()[0]})") from None
+    problems = []
+    tested = {_normalised(t) for t in test.texts}
+    quoted = quoted_reports(state)
+    shared = sum(_normalised(t) in tested for t in quoted)
+    if shared:
+        problems.append(f"{shared} of the {len(quoted)} report(s) it quotes (demos or knn pool) are test rows of {test.path.name}")
+    gold = (read_meta(path) or {}).get("gold") or {}
+    if gold.get("sha256") and gold["sha256"] == test.sha256:
+        here = "all its rows (a separate train file was given)" if split is None else \
+            f"split seed {split.seed} ({split.path.name})"
+        if gold.get("train_ids_sha256") and split is not None:
+            differs = gold["train_ids_sha256"] != ids_digest(split.ids("train"))
+        else:
+            differs = split is None or (gold.get("split_seed"), gold.get("split_file"), gold.get("split_counts")) != \
+                (split.seed, split.path.name, split.counts())
+        if differs:
+            problems.append(f"compiled on the train split (seed {gold.get('split_seed')}, {gold.get('split_file')}) "
+                            f"of this same gold file, scored here on {here}: its train rows may be test rows")
+    return problems
 
 
 def model_description(settings) -> dict | None:

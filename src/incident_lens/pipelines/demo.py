@@ -1,20 +1,25 @@
-"""`incident-lens demo`: the main job end to end on the bundled synthetic data.
+"""`incident-lens demo`: the main job end to end on the bundled synthetic data, printed for a person.
 
-Index the demo incidents, answer a few "have we seen this before?" questions, evaluate the baselines
-on the demo gold sets and, with a GGUF model (yours, else the bundled SmolLM2-135M-Instruct when
-installed), label and summarise a sample and add the LLM programs to the evaluation. Usage: `run_demo(settings, console)`.
+Index the demo incidents, answer a few "have we seen this before?" questions, then with a language model
+(yours, else the bundled SmolLM2-135M-Instruct): compile one program and show its dev score before and
+after, evaluate the baselines beside zero-shot, rag and a compiled program on every demo task, label and
+summarise a few reports with their evidence, and say which method wins. Without a model, the baselines.
+Usage: `run_demo(settings, console)`. The steps that return data are in `demo_steps.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from incident_lens.errors import UserError
 from incident_lens.llm.default_model import PIP_INSTALL, available_model_path, resolve_model_path
+from incident_lens.pipelines.demo_steps import demo_data_dir, evaluate_demo, llm_demo, optimise_demo
 from incident_lens.progress import callback, job_progress
 from incident_lens.provenance import RunRecord
 
@@ -29,17 +34,15 @@ EXAMPLE_SEARCHES = [
     ("infusion pump stopped after battery change with no alarm", {"since": "2026-09-01"}),
     ("patient became aggressive towards staff", {"where": {"harm": {"$ne": "No harm"}}}),
 ]
-# A CPU demo with a real model must stay short: label and summarise a sample, score a slice.
-LLM_LABELS, LLM_SUMMARIES, LLM_EVAL_ROWS = 20, 3, 20
+# A CPU demo with a real model must stay around ten minutes on 2 cores: every LLM method is scored on
+# the same first rows of each test split, the optimiser's dev score on a few dev rows, and only a few
+# reports are labelled and summarised. The reports say how many rows each figure rests on.
+LLM_EVAL_ROWS, OPTIMISE_DEV_ROWS, LLM_LABELS, LLM_SUMMARIES = 8, 8, 4, 2
+OPTIMISED_TASK = "harm"
 
 
-def demo_data_dir() -> Path:
-    """`data/` of the checkout this package runs from, else of the working directory."""
-    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
-        if (base / "data" / "demo" / "incidents.csv").is_file():
-            return base / "data"
-    raise UserError("demo data not found: run from the incident-lens checkout (data/demo/incidents.csv), "
-                    "or regenerate it with `python data/make_demo.py`")
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "undefined" if value is None else str(value)
 
 
 def _index_step(settings, console: Console, incidents: Path, limit: int | None):
@@ -66,32 +69,58 @@ def _search_step(settings, console: Console) -> int:
     return len(EXAMPLE_SEARCHES)
 
 
-def _evaluation_step(settings, console: Console, with_llm: bool) -> dict:
-
-    what = "baselines and LLM programs" if with_llm else "baselines"
-    console.print(f"[bold]3. Evaluate[/] {what} on the demo gold sets")
+def _optimise_step(settings, console: Console, lm) -> object:
+    console.print(f"[bold]3. Optimise[/] a program for '{OPTIMISED_TASK}': labelled few-shot demos from the train split, "
+                  f"scored on {OPTIMISE_DEV_ROWS} dev reports before and after")
     with job_progress(console) as progress:
-        summary = evaluate_demo(settings, progress=progress, limit=LLM_EVAL_ROWS if with_llm else None)
-    table = Table("task", "method", "macro-F1", "95% CI", "accuracy", "kappa", title="demo evaluation (test split)")
+        result = optimise_demo(settings, OPTIMISED_TASK, settings.workspace.home / "demo-optimized",
+                               dev_rows=OPTIMISE_DEV_ROWS, progress=progress, lm=lm)
+    before, after = result.meta.get("dev_before") or {}, result.meta.get("dev_after") or {}
+    console.print(f"   dev macro-F1 {_fmt(before.get('macro_f1'))} -> {_fmt(after.get('macro_f1'))}, "
+                  f"task metric {_fmt(before.get('metric'))} -> {_fmt(after.get('metric'))} "
+                  f"(n = {after.get('n', before.get('n'))} dev reports; this few rows show direction, not proof)")
+    console.print(f"   compiled program: {result.path} ({result.meta.get('demos')} demos)")
+    return result
+
+
+def _evaluation_step(settings, console: Console, with_llm: bool, compiled: dict, lm) -> dict:
+    what = "baselines, zero-shot, rag and a compiled program" if with_llm else "baselines"
+    step = 4 if with_llm else 3
+    console.print(f"[bold]{step}. Evaluate[/] {what} on the demo gold sets"
+                  + (f" (the first {LLM_EVAL_ROWS} test reports of each, every method on the same rows)" if with_llm else ""))
+    with job_progress(console) as progress:
+        summary = evaluate_demo(settings, progress=progress, limit=LLM_EVAL_ROWS if with_llm else None,
+                                compiled=compiled, lm=lm)
+    table = Table("task", "method", "macro-F1", "95% CI", "accuracy", "kappa", "s / 1,000 reports", title="demo evaluation (test split)")
     for task, result in summary.items():
         for method, scores in result["methods"].items():
-            ci = scores.get("ci95") or {}
-            low, high = (ci.get("macro_f1") or [None, None])[:2] if isinstance(ci, dict) else (None, None)
+            ci = (scores.get("ci95") or {}).get("macro_f1") or [None, None]
+            per_1000 = scores["seconds"] / max(scores.get("n") or 1, 1) * 1000
             table.add_row(task, Path(method).name, _fmt(scores.get("macro_f1")),
-                          f"{_fmt(low)}-{_fmt(high)}" if low is not None else "", _fmt(scores.get("accuracy")), _fmt(scores.get("kappa")))
+                          f"{_fmt(ci[0])}-{_fmt(ci[1])}" if ci[0] is not None else "", _fmt(scores.get("accuracy")),
+                          _fmt(scores.get("kappa")), f"{per_1000:,.0f}")
     console.print(table)
     for task, result in summary.items():
-        console.print(f"   {task}: best {result['best']}; report {result['report']}")
+        console.print(f"   {task}: {_verdict(result)}; report {result['report']}")
     return summary
 
 
-def _fmt(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else ""
+def _verdict(result: dict) -> str:
+    """Which method wins on this task, and which others its 95 % interval cannot tell apart from it."""
+    methods = result["methods"]
+    best = result["best"]
+    if best is None:
+        return "no method could be scored"
+    low = ((methods[best].get("ci95") or {}).get("macro_f1") or [None])[0]
+    ties = [name for name, scores in methods.items() if name != best and low is not None
+            and scores.get("macro_f1") is not None and scores["macro_f1"] >= low]
+    rows = f"{result['test_rows']} of {result['all_test_rows']} test reports"
+    tied = f"; within its 95 % interval: {', '.join(Path(t).name for t in ties)}" if ties else "; no other method within its 95 % interval"
+    return f"best {Path(best).name} (macro-F1 {_fmt(methods[best].get('macro_f1'))} on {rows}){tied}"
 
 
 def _llm_step(settings, console: Console, incidents: Path) -> dict:
-
-    console.print(f"[bold]4. Label and summarise[/] with {resolve_model_path(settings).name}: "
+    console.print(f"[bold]5. Label and summarise[/] with {resolve_model_path(settings).name}: "
                   f"{LLM_LABELS} reports (incident-type, zero-shot) and {LLM_SUMMARIES} summaries")
     out_dir = settings.workspace.home / "demo-llm"
     with job_progress(console) as progress:
@@ -99,14 +128,34 @@ def _llm_step(settings, console: Console, incidents: Path) -> dict:
             return callback(progress, progress.add_task(description, total=None))
 
         results = llm_demo(settings, incidents, out_dir, n_labels=LLM_LABELS, n_summaries=LLM_SUMMARIES, progress_for=progress_for)
+    _print_labels(console, results["labels"].out)
+    _print_summaries(console, results["summaries"].out)
     for name, batch in results.items():
         console.print(f"   {name}: {batch.counts} -> {batch.out}")
     return results
 
 
-def run_demo(settings, console: Console, limit: int | None = None) -> dict:
-    from dataclasses import replace
+def _print_labels(console: Console, path: Path) -> None:
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            mark = "verified" if row["evidence_verified"] == "true" else "NOT verified"
+            console.print(f"   [cyan]{escape(row['id'])}[/] -> [bold]{escape(row['label'] or row['status'])}[/] "
+                          f"(evidence {mark})", soft_wrap=True)
+            for quote in json.loads(row["evidence"] or "[]"):
+                console.print(f"      “{escape(quote)}”", soft_wrap=True)
 
+
+def _print_summaries(console: Console, path: Path) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        console.print(f"   [cyan]{escape(record['id'])}[/] summary ({record['status']}; evidence "
+                      f"{'verified' if record['evidence_verified'] else 'NOT verified'}):", soft_wrap=True)
+        for part, body in (record.get("summary") or {}).items():
+            quotes = "; ".join(f"“{q}”" for q in body["evidence"])
+            console.print(f"      {part}: {escape(body['text'])}" + (f"  [dim]{escape(quotes)}[/]" if quotes else ""), soft_wrap=True)
+
+
+def run_demo(settings, console: Console, limit: int | None = None) -> dict:
     settings = replace(settings, encoding="utf-8")  # the bundled data is UTF-8, whatever encoding the config sets
     workspace = settings.workspace.ensure()
     incidents = demo_data_dir() / "demo" / "incidents.csv"
@@ -116,8 +165,17 @@ def run_demo(settings, console: Console, limit: int | None = None) -> dict:
         run.add_input("incidents", incidents, indexed.reports.sha256)
         run.count("indexed", len(indexed.reports) if not limit else min(limit, len(indexed.reports)))
         run.count("searches", _search_step(settings, console))
-        with_llm = available_model_path(settings) is not None
-        evaluation = _evaluation_step(settings, console, with_llm)
+        with_llm = settings.server is not None or available_model_path(settings) is not None
+        lm, compiled = None, {}
+        if with_llm:
+            from incident_lens.llm import build_lm
+
+            lm = build_lm(settings)
+            optimised = _optimise_step(settings, console, lm)
+            compiled[OPTIMISED_TASK] = optimised.path
+            run.set("optimisation", {"task": OPTIMISED_TASK, "dev_before": optimised.meta.get("dev_before"),
+                                     "dev_after": optimised.meta.get("dev_after")})
+        evaluation = _evaluation_step(settings, console, with_llm, compiled, lm)
         run.set("evaluation", {task: result["methods"] for task, result in evaluation.items()})
         summary.update(index=indexed.summary, evaluation=evaluation)
         if with_llm:
@@ -126,87 +184,6 @@ def run_demo(settings, console: Console, limit: int | None = None) -> dict:
             console.print("[bold]4. Label and summarise[/] [yellow]skipped: no GGUF model configured, "
                           "and the default SmolLM2-135M-Instruct is not installed.[/] "
                           "Labelling, summaries and the LLM rows of the evaluation need one: "
-                          f"`{PIP_INSTALL}`, or `incident-lens demo --model PATH.gguf` (or model_path in incident-lens.toml). "
-                          "No model here? `incident-lens dev make-gguf tiny.gguf` writes a random-weight test model "
-                          "that exercises the whole path (its labels are noise).")
+                          f"`{PIP_INSTALL}`, or `incident-lens demo --model PATH.gguf` (or model_path in incident-lens.toml).")
     console.print(f"done: run record {run.path}")
     return summary
-
-
-DEMO_TASKS = ("incident-type", "harm", "cxr-findings")
-
-
-def repo_optimized_dir() -> Path:
-    """`optimized/` of the checkout this package runs from (where the compiled demo programs ship)."""
-    return Path(__file__).resolve().parents[3] / "optimized"
-
-
-def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: int | None = None,
-                  tasks: tuple[str, ...] = DEMO_TASKS) -> dict:
-    """Evaluate on the demo gold sets and write one report per task; the summary is for the console.
-
-    Baselines always; with a model (yours, else the bundled default), also the zero-shot program and the compiled program
-    shipped in `optimized/<task>.json`. `limit` scores only the first N test rows of each task (all
-    methods on the same rows), to keep an LLM demo on a CPU short. Reports go to `out_dir`
-    (default `<workspace>/reports/demo-evaluation/<task>/`).
-    """
-    from incident_lens.inputs.gold import load_sets
-    from incident_lens.inputs.splits import default_split_path
-    from incident_lens.inputs.task_files import find_task
-    from incident_lens.pipelines.baselines import BASELINES
-    from incident_lens.pipelines.evaluation import evaluate_sets, evaluate, make_embedder
-    from incident_lens.scoring.evaluation_report import write_report
-
-    workspace = settings.workspace.ensure()
-    gold_dir = demo_data_dir() / "gold"
-    out_dir = Path(out_dir or workspace.home / "reports" / "demo-evaluation")
-    embedder = make_embedder(settings)
-    lm = None
-    summary: dict = {}
-    with_llm = available_model_path(settings) is not None
-    for name in tasks:
-        task = find_task(name, workspace)
-        methods = list(BASELINES)
-        if with_llm:
-            if lm is None:
-                from incident_lens.llm import build_lm
-
-                lm = build_lm(settings)
-            methods.append("zero-shot")
-            compiled = repo_optimized_dir() / f"{name}.json"
-            if compiled.is_file():
-                methods.append(str(compiled))
-        gold_path = gold_dir / f"{name}.csv"
-        split_path = default_split_path(workspace, task, gold_path)
-        if limit:
-            train, _dev, test, split = load_sets(task, gold_path, settings, split_path=split_path)
-            test = test.subset(test.ids[:limit])
-            evaluation = evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm)
-        else:
-            evaluation = evaluate(task, gold_path, methods, settings, split_path=split_path, progress=progress,
-                                  embedder=embedder, lm=lm)
-        written = write_report(evaluation, out_dir / name)
-        best = evaluation.best()
-        summary[name] = {"report": str(written["report"]), "best": best.name if best else None,
-                         "test_rows": len(evaluation.test), "methods": evaluation.summary(), "warnings": evaluation.warnings}
-    return summary
-
-
-def llm_demo(settings, incidents: Path, out_dir: Path, n_labels: int = 20, n_summaries: int = 3, program: str = "zero-shot",
-             progress_for: Callable[[str], Callable[[int, int], None]] | None = None) -> dict:
-    """The demo's LLM step: label the first `n_labels` demo incidents (incident-type) and summarise `n_summaries`.
-
-    Outputs go to `out_dir/labels.csv` and `out_dir/summaries.jsonl`; a re-run continues them (resume).
-    `progress_for(description)` may give a `(done, total)` callback per step. Returns both BatchSummary's.
-    """
-    from incident_lens.pipelines.labelling import label_file
-    from incident_lens.pipelines.summarising import summarise_file
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    labels = label_file(settings, incidents, "incident-type", out_dir / "labels.csv", program=program, resume=True,
-                        limit=n_labels, progress=progress_for("labelling") if progress_for else None)
-    summaries = summarise_file(settings, incidents, out_dir / "summaries.jsonl", resume=True, limit=n_summaries,
-                               text_cols=["description", "actions", "causes"],
-                               progress=progress_for("summarising") if progress_for else None)
-    return {"labels": labels, "summaries": summaries}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from incident_lens import offline
 from incident_lens.config import Settings
@@ -96,4 +97,31 @@ def run_checks(settings: Settings) -> list[Check]:
     guards = offline.status()
     missing = [name for name, held in guards.items() if not held]
     checks.append(Check("offline", "guards", "active" if not missing else f"not set: {', '.join(missing)}", ok=not missing))
+    checks.append(_dspy_cache_check(settings))
     return checks
+
+
+def _dspy_cache_check(settings: Settings) -> Check:
+    """DSPy's answer cache holds prompts, hence report text: where a run keeps it must be inside the workspace."""
+    import dspy
+    from dspy.utils.caching import default_cache_dir
+
+    from incident_lens.llm.build import _use_workspace_cache
+
+    home = settings.home.resolve()
+    # DSPy builds its cache at the first read of `dspy.cache`, in DSPY_CACHEDIR (set by offline.activate):
+    # checked before anything reads it, so that a wrong value creates nothing outside the workspace.
+    pending = Path(default_cache_dir()).resolve()
+    if "cache" not in vars(dspy) and not pending.is_relative_to(home):
+        return _outside(pending, settings)
+    # What a run does before its first model call; then DSPy's own answer of where its disk cache is.
+    _use_workspace_cache(settings.workspace.cache_dir)
+    directory = Path(dspy.cache.disk_cache_dir).resolve()
+    if directory.is_relative_to(home):
+        return Check("offline", "dspy cache", str(directory))
+    return _outside(directory, settings)
+
+
+def _outside(directory: Path, settings: Settings) -> Check:
+    return Check("offline", "dspy cache", f"{directory} is outside the workspace {settings.home}: DSPy would keep prompts "
+                                          "(report text) there", ok=False)

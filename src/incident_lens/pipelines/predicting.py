@@ -174,13 +174,19 @@ def gold_examples(task: Task, gold: GoldSet, with_ids: bool = False) -> list:
     return out
 
 
-def label_rows(program, task: Task, gold: GoldSet, progress=None, description: str = "labelling") -> list:
-    """Each gold row labelled by the program under DSPy's configured LM (None where it failed)."""
+def label_rows(program, task: Task, gold: GoldSet, progress=None, description: str = "labelling",
+               usage: dict | None = None) -> list:
+    """Each gold row labelled by the program under DSPy's configured LM (None where it failed).
+
+    `usage`, when given, gets the run's `prompt_tokens` and `completion_tokens` added to it."""
     bar = progress.add_task(description, total=len(gold)) if progress is not None else None
     predictions = []
     for id_, text in zip(gold.ids, gold.texts):
         result = predict_one(program, task, text, report_id=id_)
         predictions.append(gold_form(task, result.labels) if result.ok else None)
+        if usage is not None:
+            usage["prompt_tokens"] = usage.get("prompt_tokens", 0) + result.prompt_tokens
+            usage["completion_tokens"] = usage.get("completion_tokens", 0) + result.completion_tokens
         if bar is not None:
             progress.advance(bar)
     return predictions

@@ -2,7 +2,9 @@
 
 Usage: `paths = write_report(evaluation, Path("reports/harm"))`.
 report.md is for a clinical reader: the headline table, per-label scores, the plots and the worst
-errors with their text. It quotes report text, so it stays wherever the gold file may be kept.
+errors with their text, ending with a recommendation (`recommendation`: the best method by macro-F1,
+those within its 95 % interval, every method's cost per 1,000 reports). It quotes report text, so it
+stays wherever the gold file may be kept.
 """
 
 from __future__ import annotations
@@ -37,11 +39,52 @@ def _with_ci(scores: dict, key: str) -> str:
     return f"{text} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and scores.get(key) is not None else text
 
 
+def _kappa(scores: dict) -> str:
+    return "undefined" if scores.get("kappa") is None and scores.get("kappa_note") else _fmt(scores.get("kappa"))
+
+
 def headline_rows(evaluation) -> list[dict]:
     """One row per method: the comparison table printed by the CLI and put at the top of report.md."""
     return [{"method": m.name, "macro_f1": _with_ci(m.scores, "macro_f1"), "micro_f1": _with_ci(m.scores, "micro_f1"),
-             "accuracy": _with_ci(m.scores, "accuracy"), "kappa": _fmt(m.scores.get("kappa")), "n": str(m.scores.get("n")),
+             "accuracy": _with_ci(m.scores, "accuracy"), "kappa": _kappa(m.scores), "n": str(m.scores.get("n")),
              "no_answer": str(m.scores.get("no_answer", 0)), "seconds": f"{m.seconds:.1f}"} for m in evaluation.methods]
+
+
+def _cost(method, n: int) -> str:
+    per = 1000 / max(n, 1)
+    text = f"{method.seconds * per:,.1f} s"
+    usage = method.details.get("lm_tokens") or {}
+    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    if tokens:
+        text += f" and {tokens * per:,.0f} LM tokens"
+    return text
+
+
+def recommendation(evaluation, strong=lambda name: name) -> str:
+    """What to use, in one paragraph: the best method by macro-F1, the methods within its 95 % interval
+    (the cheapest of them when that is not the best), and every method's measured cost per 1,000 reports.
+    `strong` marks up method names that are recommended (bold in report.md)."""
+    n = len(evaluation.test)
+    costs = ("Measured cost per 1,000 reports (this run's wall time, training included, scaled from "
+             f"{n} test reports): " + "; ".join(f"{m.name} {_cost(m, n)}" for m in evaluation.methods) + ".")
+    best = evaluation.best()
+    if best is None:
+        return f"No recommendation: no method has a macro-F1 on these test reports. {costs}"
+    head = f"Recommendation: {strong(best.name)} has the best macro-F1 ({_with_ci(best.scores, 'macro_f1')})"
+    low, high = best.scores.get("ci95", {}).get("macro_f1") or (None, None)
+    if len(evaluation.methods) == 1:
+        return f"{head}, the only method scored. {costs}"
+    if low is None:
+        return f"{head}; there is no interval to compare the others with. {costs}"
+    close = [m for m in evaluation.methods
+             if m is not best and m.scores.get("macro_f1") is not None and low <= m.scores["macro_f1"] <= high]
+    if not close:
+        return f"{head}; no other method is within its 95 % interval. {costs}"
+    within = ", ".join(f"{m.name} ({_fmt(m.scores['macro_f1'])})" for m in close)
+    cheapest = min([best] + close, key=lambda m: m.seconds)
+    cheaper = "" if cheapest is best else \
+        f"; {strong(cheapest.name)}, the cheapest of these, is as good within the measured uncertainty"
+    return f"{head}; within its 95 % interval: {within}{cheaper}. {costs}"
 
 
 def metrics_document(evaluation) -> dict:
@@ -58,6 +101,7 @@ def metrics_document(evaluation) -> dict:
         "methods": {m.name: {"kind": m.kind, "seconds": round(m.seconds, 3), "details": m.details, **m.scores}
                     for m in evaluation.methods},
         "warnings": evaluation.warnings,
+        "recommendation": recommendation(evaluation),
         "versions": library_versions(),
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -170,6 +214,11 @@ def markdown_report(evaluation, plots: dict[str, str]) -> str:
     if best is not None:
         parts.append(f"Best by macro-F1: **{best.name}** ({_fmt(best.scores['macro_f1'])}).")
         parts.append("")
+    for method in evaluation.methods:
+        for problem in method.details.get("overlap", []):
+            parts.append(f"**Scores of {method.name} are optimistic: its compiled program overlaps the test rows** "
+                         f"(scored because of --allow-overlap): {problem}.")
+            parts.append("")
     parts.append("## Headline")
     parts.append("")
     rows = headline_rows(evaluation)
@@ -179,6 +228,11 @@ def markdown_report(evaluation, plots: dict[str, str]) -> str:
     parts.append(f"Scoring: {evaluation.methods[0].scores['scoring'] if evaluation.methods else ''}. "
                  "Intervals: 95 % bootstrap over test reports (1,000 resamples).")
     parts.append("")
+    undefined = [m for m in evaluation.methods if m.scores.get("kappa") is None and m.scores.get("kappa_note")]
+    if undefined:
+        parts.append("Kappa " + "; ".join(f"of {m.name}: {m.scores['kappa_note']}" for m in undefined)
+                     + " (left out, not counted as agreement).")
+        parts.append("")
     parts.append("## Per label (F1, with gold support)")
     parts.append("")
     header = ["label", "support"] + [m.name for m in evaluation.methods]
@@ -209,6 +263,7 @@ def markdown_report(evaluation, plots: dict[str, str]) -> str:
     parts.append("")
     if not errors:
         parts.append("No errors on the test reports.")
+        parts.append("")
     for error in errors:
         parts.append(f"**{error['id']}** (row {error['row']}): gold *{error['gold'] or '(none)'}*, predicted "
                      f"*{error['predicted'] or '(none)'}* (confidence {error['confidence']:.2f}; "
@@ -221,6 +276,10 @@ def markdown_report(evaluation, plots: dict[str, str]) -> str:
         parts.append("")
         parts += [f"- {w}" for w in evaluation.warnings]
         parts.append("")
+    parts.append("## Recommendation")
+    parts.append("")
+    parts.append(recommendation(evaluation, strong=lambda name: f"**{name}**"))
+    parts.append("")
     return "\n".join(parts)
 
 
