@@ -1,9 +1,11 @@
-"""Shared set-up for the LLM benchmarks: the stand-in model, demo reports, a DSPy LM, tables, RESULTS.md.
+"""Shared set-up for the LLM benchmarks: the model, demo reports, a DSPy LM, tables, RESULTS.md.
 
 Usage (from a bench script): `model = ensure_model(args.model, args.size)`; `lm, engine = make_lm(model, threads=2)`;
 `texts = demo_reports(task, n, start)`; `print(markdown_table(rows))`; `update_results(section_text)`.
-The model is a random-weight llama GGUF written by `incident_lens.llm.gguf_writer` (1B, Q8_0 by default):
-its answers are noise, its cost per token is a real 1B model's.
+The default model (`--model` not given) is the real bundled SmolLM2-135M-Instruct, resolved as every command
+resolves it. `--model bench/out/models/random-1b.gguf` (RANDOM_MODEL) is written on first use as a random-weight
+llama GGUF by `incident_lens.llm.gguf_writer` (1B, Q8_0): its answers are noise, its cost per token is a real 1B
+model's; use it only where the cost of a bigger model is the point.
 """
 
 from __future__ import annotations
@@ -17,20 +19,44 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## LLM programs"
-DEFAULT_MODEL = OUT / "models" / "random-1b.gguf"
+DEFAULT_MODEL = None  # the bundled SmolLM2-135M-Instruct
+RANDOM_MODEL = OUT / "models" / "random-1b.gguf"
 DEMO = REPO / "data" / "demo" / "incidents.csv"
 
 sys.path.insert(0, str(REPO / "src"))
 
 
-def ensure_model(path: Path, size: str = "1b") -> Path:
+def bundled_model() -> Path:
+    """The real default model, resolved and verified as `incident-lens` commands do (no `model_path`)."""
+    from incident_lens.config import Settings
+    from incident_lens.llm.default_model import resolve_model_path
+
+    return resolve_model_path(Settings(home=OUT / "ws"))
+
+
+def ensure_model(path: Path | None, size: str = "1b") -> Path:
+    """`path`, or the bundled model when None; a missing `path` is written as a random-weight stand-in."""
     from incident_lens.llm.gguf_writer import write_test_gguf
 
+    if path is None:
+        return bundled_model()
     path = Path(path)
     if not path.is_file():
         print(f"writing the {size} stand-in model to {path} ...", flush=True)
         write_test_gguf(path, size=size)
     return path
+
+
+def model_label(model: Path) -> str:
+    """How RESULTS.md names the model: the bundled one is real, a file from `dev make-gguf` has random weights."""
+    from incident_lens.llm.default_model import bundled_file
+
+    size = f"{Path(model).stat().st_size / 1e6:,.0f} MB"
+    if bundled_file() is not None and Path(model).resolve() == bundled_file().resolve():
+        return f"`{Path(model).name}` (the bundled SmolLM2-135M-Instruct, real weights, {size})"
+    if Path(model).name.startswith("random-"):
+        return f"`{Path(model).name}` (random weights, {size}: cost only, not quality)"
+    return f"`{Path(model).name}` ({size})"
 
 
 def make_lm(model: Path, threads: int = 2, n_ctx: int = 4096, home: Path | None = None):

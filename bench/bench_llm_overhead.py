@@ -1,6 +1,6 @@
 """Overhead of the DSPy labelling program over a bare llama-cpp-python call with the identical prompt.
 
-Usage: .venv/bin/python bench/bench_llm_overhead.py [--model bench/out/models/random-1b.gguf] [--reports 4]
+Usage: .venv/bin/python bench/bench_llm_overhead.py [--model PATH.gguf (default: the bundled SmolLM2-135M)] [--reports 4]
        [--threads 2] [--task harm] [--update-results]
 For each demo report: the zero-shot labeller through DSPy (adapter, schema, engine, parse, evidence check),
 and `Llama.create_completion` on the very prompt tokens and grammar the engine sent, with the same
@@ -19,7 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench_llm_common import DEFAULT_MODEL, load_at_end, ensure_model, machine, make_lm, markdown_table, median, demo_reports, update_results
+from bench_llm_common import DEFAULT_MODEL, load_at_end, ensure_model, machine, make_lm, model_label, markdown_table, median, demo_reports, update_results
 
 
 HEADER = ["report", "prompt tok", "evaluated tok", "output tok", "same answer", "bare s", "DSPy s", "DSPy/bare",
@@ -123,7 +123,7 @@ def main() -> None:
     print("\n" + table + "\n\n" + summary)
     if args.update_results:
         text = (f"`.venv/bin/python bench/bench_llm_overhead.py --reports {args.reports} --threads {args.threads} --task {args.task}`; "
-                f"model `{model.name}` (random weights, {engine.info.size / 1e9:.2f} GB), {at_start}, {load_at_end()}.\n\n"
+                f"model {model_label(model)}, {at_start}, {load_at_end()}.\n\n"
                 f"{table}\n\n{summary}.")
         update_results("Overhead: DSPy program vs bare llama.cpp call", text)
 

@@ -1,6 +1,6 @@
 """Prompt-prefix reuse: prompt tokens llama.cpp evaluates per report vs tokens sent, for few-shot and RAG programs.
 
-Usage: .venv/bin/python bench/bench_llm_prefix.py [--model bench/out/models/random-1b.gguf] [--reports 5]
+Usage: .venv/bin/python bench/bench_llm_prefix.py [--model PATH.gguf (default: the bundled SmolLM2-135M)] [--reports 5]
        [--threads 2] [--task harm] [--index-rows 600] [--update-results]
 Two programs label the same demo reports one after the other, as `incident-lens label` does:
   few-shot: the zero-shot labeller with 3 labelled demo reports as demos (fixed for every report);
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench_llm_common import (
-    DEFAULT_MODEL, load_at_end, demo_frame, demo_reports, ensure_model, machine, make_lm, markdown_table, median, report_text, update_results,
+    DEFAULT_MODEL, load_at_end, demo_frame, demo_reports, ensure_model, machine, make_lm, model_label, markdown_table, median, report_text, update_results,
 )
 
 
@@ -148,7 +148,7 @@ def main() -> None:
     print("\ngoal: evaluated/specific <= 1.10 (medians over reports 2..n; report 1 evaluates the shared prefix once)")
     if args.update_results:
         text = (f"`.venv/bin/python bench/bench_llm_prefix.py --reports {args.reports} --threads {args.threads} --task {args.task}`; "
-                f"model `{model.name}`, {at_start}, {load_at_end()}.\n\n{summary}\n\nPer report:\n\n{markdown_table(header, rows)}\n\n"
+                f"model {model_label(model)}, {at_start}, {load_at_end()}.\n\n{summary}\n\nPer report:\n\n{markdown_table(header, rows)}\n\n"
                 "Goal: evaluated tokens per report within 10 % of the report-specific part (ratio <= 1.10). "
                 "`evaluated (engine)` is the prompt length minus the prefix reused from the KV cache; "
                 "`evaluated (llama.cpp perf)` is llama.cpp's own count of prompt tokens decoded in batches.")

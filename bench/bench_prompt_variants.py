@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/bench_prompt_variants.py [--n 20] [--n-findings N] [--datasets harm,incident-type,cxr-findings,openi,vaers,maude]
        [--variants base,label-first,no-rationale,short-definitions,2-demos,4-demos,chat-adapter] [--no-combined]
-       [--threads 1] [--data ../shared/data] [--model PATH.gguf]
+       [--threads 1] [--data ../shared/data] [--model PATH.gguf] [--resume]
 The model is the bundled SmolLM2-135M-Instruct unless --model is given; temperature 0, no answer cache.
 Variants change one thing from `base` (evidence, rationale, then the label; full definitions; JSON adapter;
 no demos): the answer first, no rationale, short definitions, 2 or 4 LabeledFewShot demos from the train part,
@@ -214,6 +214,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--model", type=Path, default=None, help="GGUF (default: the bundled SmolLM2-135M-Instruct)")
     parser.add_argument("--out", type=Path, default=OUT / "prompt_variants")
+    parser.add_argument("--resume", action="store_true", help="keep the cells already in --out's JSON (same rows) and run the rest")
     args = parser.parse_args()
     unknown = set(args.datasets) - set(DEMO_SETS) - set(SHARED_SETS)
     if unknown:
@@ -240,6 +241,17 @@ def main() -> None:
             for name, task, gold, _ in datasets}
     results: dict[str, dict] = {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    previous = args.out.with_suffix(".json")
+    if args.resume and previous.is_file():
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        same_rows = {name for name, _, gold, _ in datasets
+                     if old.get("datasets", {}).get(name, {}).get("ids") == [gold.ids[i] for i in rows[name]]}
+        for variant, cells in old.get("results", {}).items():
+            if variant != "combined":
+                kept = {name: cell for name, cell in cells.items() if name in same_rows}
+                if kept:
+                    results[variant] = kept
+        load_start = old.get("load_start", load_start)
 
     def save(extra: dict | None = None):
         record = {"n": args.n, "n_findings": args.n_findings or args.n, "threads": args.threads, "model": str(settings.model_path), "load_start": load_start,
@@ -249,6 +261,8 @@ def main() -> None:
         args.out.with_suffix(".json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
 
     def run(variant: str, name: str, task, gold, train, style, demos: int):
+        if name in results.get(variant, {}):
+            return
         t0 = time.perf_counter()
         with dspy.context(lm=lm):
             cell = run_cell(task, build(task, style, demos, train), gold, rows[name])

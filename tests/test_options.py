@@ -112,9 +112,9 @@ def test_evaluate_rag_k_and_knn_k_reach_the_program_and_the_baseline(home, tmp_p
     built = {}
     real_make_baseline = evaluation.make_baseline
 
-    def spy(name, task, embedder=None, k=10):
+    def spy(name, task, embedder=None, k=10, **options):
         built[name] = k
-        return real_make_baseline(name, task, embedder=embedder, k=k)
+        return real_make_baseline(name, task, embedder=embedder, k=k, **options)
 
     monkeypatch.setattr(evaluation, "make_baseline", spy)
     train, test = gold_files

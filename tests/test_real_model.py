@@ -119,14 +119,14 @@ def test_zero_shot_and_rag_label_every_kind_inside_the_label_set(kind, home, tmp
         task_file.write_text(MULTI_TASK, encoding="utf-8")
         task_arg, text_cols = str(task_file), ["text"]
         indexed, to_label = tmp_path / "factors-indexed.csv", tmp_path / "factors-to-label.csv"
-        for target, rows in ((indexed, MULTI_ROWS[:6]), (to_label, MULTI_ROWS[6:])):
+        for target, rows in ((indexed, MULTI_ROWS[:6]), (to_label, MULTI_ROWS[6:7])):
             with target.open("w", newline="", encoding="utf-8") as handle:
                 csv.writer(handle).writerows([("id", "text", "factors"), *rows])
         meta = ["factors"]
     else:
         task_arg = {"single": "harm", "findings": "cxr-findings"}[kind]
         task = find_task(task_arg)
-        indexed, to_label = _split_gold(GOLD / f"{task_arg}.csv", tmp_path, n_index=12, n_label=2)
+        indexed, to_label = _split_gold(GOLD / f"{task_arg}.csv", tmp_path, n_index=12, n_label=1)
         text_cols = list(task.input_fields)
         meta = [task.label_column] if kind == "single" else list(task.label_names)
     task = find_task(task_arg)
@@ -137,7 +137,7 @@ def test_zero_shot_and_rag_label_every_kind_inside_the_label_set(kind, home, tmp
         _cli(home, "label", str(to_label), "--task", task_arg, *text_args, "--program", program,
              "--collection", f"gold-{kind}", "--out", str(out))
         rows = _rows(out)
-        assert [r["status"] for r in rows] == ["ok"] * len(rows) and len(rows) == 2
+        assert [r["status"] for r in rows] == ["ok"]
         assert all(_in_label_set(task, answer) for answer in _answers(task, rows))
         assert all(r["evidence_verified"] in ("true", "false") for r in rows)
         manifest = _last_manifest(home, "label")
@@ -161,16 +161,18 @@ def test_summarise_one_report_with_checked_evidence(home, tmp_path):
 
 
 def test_compile_save_load_and_run_a_program(home, tmp_path):
+    # 20 gold rows: a split of about 12 / 4 / 4, so the dev score before and after is eight model calls.
+    small_gold, _ = _split_gold(GOLD / "harm.csv", tmp_path, n_index=20, n_label=0)
     out = tmp_path / "harm.json"
-    _cli(home, "optimise", "--task", "harm", "--gold", str(GOLD / "harm.csv"), "--optimizer", "labeled", "--out", str(out))
+    _cli(home, "optimise", "--task", "harm", "--gold", str(small_gold), "--optimizer", "labeled", "--out", str(out))
     meta = json.loads(out.with_name("harm.meta.json").read_text())
     assert meta["model"]["sha256"] == SHA256 and meta["demos"] == 4 and meta["contains_source_text"] is True
     assert meta["dev_before"]["n"] > 0 and meta["dev_after"]["n"] == meta["dev_before"]["n"]
-    _, to_label = _split_gold(GOLD / "harm.csv", tmp_path, n_index=0, n_label=2)
+    _, to_label = _split_gold(GOLD / "harm.csv", tmp_path, n_index=20, n_label=1)
     labels = tmp_path / "compiled-labels.csv"
     _cli(home, "label", str(to_label), "--task", "harm", "--program", str(out), "--out", str(labels))
     rows = _rows(labels)
-    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["label"] in find_task("harm").label_names for r in rows)
+    assert [r["status"] for r in rows] == ["ok"] and all(r["label"] in find_task("harm").label_names for r in rows)
     assert _last_manifest(home, "label")["program"]["sha256"]
 
 

@@ -48,14 +48,14 @@ def optimise_demo(settings, task_name: str, out_dir: Path, optimizer: str = "lab
                     split_path=default_split_path(workspace, task, gold_path), progress=progress, lm=lm, dev_limit=dev_rows)
 
 
-def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: int | None = None,
+def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: int | dict[str, int] | None = None,
                   tasks: tuple[str, ...] = DEMO_TASKS, compiled: dict[str, Path] | None = None, lm=None) -> dict:
     """Evaluate on the demo gold sets and write one report per task; the summary is for the console.
 
     Baselines always; with a model (yours, else the bundled default), also zero-shot, rag and a compiled
-    program: `compiled[task]` if given, else the one shipped in `optimized/<task>.json`. `limit` scores
-    only the first N test rows of each task (every method on the same rows), to keep an LLM demo on a
-    CPU short. Reports go to `out_dir` (default `<workspace>/reports/demo-evaluation/<task>/`).
+    program: `compiled[task]` if given, else the one shipped in `optimized/<task>.json`. `limit` (one N,
+    or N per task) scores only the first N test rows of each task (every method on the same rows), to
+    keep an LLM demo on a CPU short. Reports go to `out_dir` (default `<workspace>/reports/demo-evaluation/<task>/`).
     """
     from incident_lens.inputs.gold import load_sets
     from incident_lens.inputs.splits import default_split_path
@@ -85,8 +85,9 @@ def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: i
         gold_path = gold_dir / f"{name}.csv"
         train, _dev, test, split = load_sets(task, gold_path, settings, split_path=default_split_path(workspace, task, gold_path))
         all_test_rows = len(test)
-        if limit:
-            test = test.subset(test.ids[:limit])
+        rows = limit.get(name) if isinstance(limit, dict) else limit
+        if rows:
+            test = test.subset(test.ids[:rows])
         evaluation = evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm)
         written = write_report(evaluation, out_dir / name)
         best = evaluation.best()
