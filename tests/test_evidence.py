@@ -7,6 +7,7 @@ from dspy.utils.dummies import DummyLM
 
 from incident_lens.inputs.task_files import Label, Task
 from programs import Summariser, WorkedExample, build_program, check_quotes, format_examples, is_supported
+from programs.prompt_style import ORIGINAL  # these tests pin the original layout; tests/test_prompt_variants.py covers the others
 from programs.evidence import (
     MIN_QUOTE_CHARS, MIN_QUOTE_WORDS, NOT_IN_REPORT, PROMPT_TEXT, TOO_SHORT, prompt_text, rejection,
 )
@@ -19,7 +20,7 @@ TASK = Task("kind", "single", "What kind of incident this is.", ("text",),
 REPORT = ("Patient found on the floor beside the bed at 03:00 after a fall. No evidence of head injury. "
           "Bed rails were down. Wrong patient identified at the wristband check, corrected before any dose.")
 EXAMPLE = WorkedExample("Patient slipped on a wet floor in the corridor.", "Fall")
-FIXED = prompt_text(labelling_signature(TASK))
+FIXED = prompt_text(labelling_signature(TASK, style=ORIGINAL))
 REAL = "found on the floor beside the bed"
 
 
@@ -74,7 +75,7 @@ def test_text_of_the_instructions_or_definitions_is_prompt_text():
 
 def test_a_quote_from_a_worked_example_is_prompt_text_when_the_examples_are_given():
     shown = format_examples(TASK, [EXAMPLE])
-    rag_fixed = prompt_text(labelling_signature(TASK, with_examples=True), shown=[shown])
+    rag_fixed = prompt_text(labelling_signature(TASK, with_examples=True, style=ORIGINAL), shown=[shown])
     assert reason("slipped on a wet floor in the corridor", rag_fixed) == PROMPT_TEXT
     assert reason("slipped on a wet floor in the corridor") == NOT_IN_REPORT  # without them: merely invented
     assert reason(REAL, rag_fixed) is None
@@ -119,7 +120,7 @@ def test_zero_shot_labeller_rejects_a_label_name_as_evidence_and_accepts_a_real_
         {"evidence": ["Fall"], "rationale": "a fall", "label": "Fall"},
         {"evidence": [REAL], "rationale": "a fall", "label": "Fall"},
     ])
-    program = build_program(TASK)
+    program = build_program(TASK, style=ORIGINAL)
     with dspy.context(lm=lm):
         named, real = program(report=REPORT), program(report=REPORT)
     assert named.evidence_verified is False
@@ -128,7 +129,7 @@ def test_zero_shot_labeller_rejects_a_label_name_as_evidence_and_accepts_a_real_
 
 
 def test_zero_shot_labeller_counts_its_demos_as_prompt_text():
-    program = build_program(TASK)
+    program = build_program(TASK, style=ORIGINAL)
     program.label.demos = [dspy.Example(report="Pt slipped in the shower room, no injury.", evidence=["slipped in the shower room"],
                                         rationale="fell", label="Fall")]
     lm = dummy([{"evidence": ["slipped in the shower room"], "rationale": "a fall", "label": "Fall"}])
@@ -142,7 +143,7 @@ def test_rag_labeller_rejects_a_quote_from_its_examples_that_the_report_lacks():
         {"evidence": ["slipped on a wet floor in the corridor"], "rationale": "like example 1", "label": "Fall"},
         {"evidence": [REAL], "rationale": "like example 1", "label": "Fall"},
     ])
-    program = build_program(TASK, "rag", retriever=lambda text, k, exclude: [EXAMPLE], k=1)
+    program = build_program(TASK, "rag", style=ORIGINAL, retriever=lambda text, k, exclude: [EXAMPLE], k=1)
     with dspy.context(lm=lm):
         copied, real = program(report=REPORT), program(report=REPORT)
     assert not copied.evidence_verified and copied.unsupported_reasons == [NOT_IN_REPORT]

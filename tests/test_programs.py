@@ -13,6 +13,7 @@ from incident_lens.config import Settings
 from incident_lens.llm import build_lm
 from incident_lens.inputs.task_files import Label, Task, find_task
 from programs.labels import FINDING_STATUSES
+from programs.prompt_style import ORIGINAL  # these tests pin the original layout; tests/test_prompt_variants.py covers the others
 from programs import (
     RagLabeller, Summariser, WorkedExample, build_program, check_quotes, example_from_row, labelling_signature,
     load_program, prediction_labels, saved_program_kind, task_metric,
@@ -38,19 +39,19 @@ def dummy(answers: list[dict]) -> DummyLM:
 
 def test_instructions_carry_the_description_and_every_label_definition():
     task = find_task("incident-type")
-    sig = labelling_signature(task)
+    sig = labelling_signature(task, style=ORIGINAL)
     assert task.description in sig.instructions
     for label in task.labels:
         assert f"- {label.name}: {label.definition}" in sig.instructions
     assert list(sig.input_fields) == ["report"]
     assert list(sig.output_fields) == ["evidence", "rationale", "label"]
-    assert list(labelling_signature(task, with_examples=True).input_fields) == ["examples", "report"]
+    assert list(labelling_signature(task, with_examples=True, style=ORIGINAL).input_fields) == ["examples", "report"]
 
 
 def _schema(task) -> dict:
     from dspy.adapters.json_adapter import _get_structured_outputs_response_format
 
-    return _get_structured_outputs_response_format(labelling_signature(task)).model_json_schema()
+    return _get_structured_outputs_response_format(labelling_signature(task, style=ORIGINAL)).model_json_schema()
 
 
 def test_output_schema_bounds_the_answer_and_closes_the_label_set():
@@ -126,7 +127,7 @@ def test_zero_shot_labeller_flags_verified_and_unverified_evidence():
         {"evidence": ["found on the floor beside the bed"], "rationale": "a fall", "label": "Fall"},
         {"evidence": ["the patient slipped in the shower"], "rationale": "a fall", "label": "Fall"},
     ])
-    program = build_program(SINGLE)
+    program = build_program(SINGLE, style=ORIGINAL)
     with dspy.context(lm=lm):
         good, bad = program(report=REPORT), program(report=REPORT)
     assert good.label == "Fall" and good.evidence_verified and good.unsupported_evidence == []
@@ -136,7 +137,7 @@ def test_zero_shot_labeller_flags_verified_and_unverified_evidence():
 def test_programs_run_under_the_schema_adapter_whatever_is_configured():
     lm = dummy([{"evidence": [], "rationale": "see [1] and [2]", "label": "Fall"}])
     with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
-        prediction = build_program(SINGLE)(report=REPORT)
+        prediction = build_program(SINGLE, style=ORIGINAL)(report=REPORT)
     # A bracketed rationale stays the text the model wrote (DSPy's value parser would make it a list).
     assert prediction.rationale == "see [1] and [2]"
 
@@ -149,7 +150,7 @@ def test_rag_labeller_shows_the_retrieved_examples_and_passes_the_report_id():
         return [WorkedExample("Patient slipped on a wet floor in the corridor.", "Fall")]
 
     lm = dummy([{"evidence": ["found on the floor beside the bed"], "rationale": "like example 1", "label": "Fall"}])
-    program = build_program(SINGLE, "rag", retriever=retrieve, k=3)
+    program = build_program(SINGLE, "rag", style=ORIGINAL, retriever=retrieve, k=3)
     with dspy.context(lm=lm):
         prediction = program(report=REPORT, report_id="INC-1")
     assert calls == [(REPORT, 3, "INC-1")]
@@ -166,7 +167,7 @@ def test_rag_labeller_needs_a_retriever():
 
 
 def test_save_and_load_round_trip_keeps_demos_and_kind(tmp_path):
-    program = build_program(SINGLE)
+    program = build_program(SINGLE, style=ORIGINAL)
     program.label.demos = [dspy.Example(report=REPORT, evidence=["found on the floor"], rationale="fell", label="Fall")]
     path = tmp_path / "compiled.json"
     program.save(str(path))
@@ -174,7 +175,7 @@ def test_save_and_load_round_trip_keeps_demos_and_kind(tmp_path):
     loaded = load_program(path, SINGLE)
     assert loaded.dump_state() == program.dump_state()
 
-    rag = build_program(SINGLE, "rag", retriever=lambda t, k, e: [])
+    rag = build_program(SINGLE, "rag", style=ORIGINAL, retriever=lambda t, k, e: [])
     rag.save(str(tmp_path / "rag.json"))
     assert isinstance(load_program(tmp_path / "rag.json", SINGLE, retriever=lambda t, k, e: []), RagLabeller)
 
@@ -193,7 +194,7 @@ def test_random_model_answers_are_schema_valid_and_evidence_is_checked(tiny_lm, 
                "Small left pleural effusion. No pulmonary edema."]
     with dspy.context(lm=tiny_lm):
         for text in reports:
-            prediction = build_program(task)(report=text)
+            prediction = build_program(task, style=ORIGINAL)(report=text)
             labels = prediction_labels(task, prediction)  # raises if outside the label set
             if task.kind == "findings":
                 assert set(labels) == set(task.label_names) and set(labels.values()) <= set(FINDING_STATUSES)
