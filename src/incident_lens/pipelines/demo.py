@@ -38,7 +38,7 @@ EXAMPLE_SEARCHES = [
 # the same first rows of each test split, the optimiser's dev score on a few dev rows, and only a few
 # reports are labelled and summarised. The reports say how many rows each figure rests on.
 # cxr-findings answers 14 statuses per report (about 10 s each with SmolLM2 on 2 cores), so it gets fewer rows.
-LLM_EVAL_ROWS = {"incident-type": 6, "harm": 8, "cxr-findings": 4}
+LLM_EVAL_ROWS = {"incident-type": 6, "harm": 8, "cxr-findings": 8}
 OPTIMISE_DEV_ROWS, LLM_LABELS, LLM_SUMMARIES = 8, 4, 2
 OPTIMISED_TASK = "harm"
 

@@ -55,7 +55,8 @@ def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: i
     Baselines always; with a model (yours, else the bundled default), also zero-shot, rag and a compiled
     program: `compiled[task]` if given, else the one shipped in `optimized/<task>.json`. `limit` (one N,
     or N per task) scores only the first N test rows of each task (every method on the same rows), to
-    keep an LLM demo on a CPU short. Reports go to `out_dir` (default `<workspace>/reports/demo-evaluation/<task>/`).
+    keep an LLM demo on a CPU short; findings are then averaged over those with at least one positive
+    among those rows (the report says so). Reports go to `out_dir` (default `<workspace>/reports/demo-evaluation/<task>/`).
     """
     from incident_lens.inputs.gold import load_sets
     from incident_lens.inputs.splits import default_split_path
@@ -63,6 +64,7 @@ def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: i
     from incident_lens.pipelines.baselines import BASELINES
     from incident_lens.pipelines.evaluation import evaluate_sets, make_embedder
     from incident_lens.scoring.evaluation_report import write_report
+    from incident_lens.scoring.scores import MIN_SUPPORT
 
     workspace = settings.workspace.ensure()
     gold_dir = demo_data_dir() / "gold"
@@ -86,9 +88,12 @@ def evaluate_demo(settings, progress=None, out_dir: Path | None = None, limit: i
         train, _dev, test, split = load_sets(task, gold_path, settings, split_path=default_split_path(workspace, task, gold_path))
         all_test_rows = len(test)
         rows = limit.get(name) if isinstance(limit, dict) else limit
+        min_support = MIN_SUPPORT
         if rows:
             test = test.subset(test.ids[:rows])
-        evaluation = evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm)
+            # A few rows hold fewer than MIN_SUPPORT positives of any finding: average over what is there.
+            min_support = 1
+        evaluation = evaluate_sets(task, train, test, split, methods, settings, progress, embedder, lm, min_support)
         written = write_report(evaluation, out_dir / name)
         best = evaluation.best()
         summary[name] = {"report": str(written["report"]), "best": best.name if best else None,
