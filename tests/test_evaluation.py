@@ -147,6 +147,17 @@ def test_evaluate_demo_writes_a_report_per_task(home, session_minilm):
     assert metrics["gold"]["test_rows"] == 10 and metrics["split"]["counts"]["train"] == metrics["train"]["rows"]
 
 
+def test_evaluate_demo_on_a_few_findings_rows_still_scores(home, session_minilm):
+    """8 reports hold fewer than 5 positives of any finding: the demo averages over those present."""
+    from incident_lens.config import Settings
+    from incident_lens.pipelines.demo_steps import evaluate_demo
+
+    summary = evaluate_demo(Settings(home=home), tasks=("cxr-findings",), limit=8)
+    metrics = json.loads((Path(summary["cxr-findings"]["report"]).parent / "metrics.json").read_text())
+    assert metrics["methods"]["tfidf-lr"]["min_support"] == 1
+    assert metrics["methods"]["tfidf-lr"]["macro_f1"] is not None
+
+
 @pytest.mark.slow
 def test_evaluate_demo_with_a_model_adds_the_llm_programs(home, tiny_gguf, session_minilm):
     from incident_lens.config import Settings
