@@ -158,7 +158,7 @@ def run(args) -> str:
         for m in result.methods:
             ratio = f"{m.seconds / reference:.1f}x" if reference else "-"
             lines.append(f"| {m.name} | {fmt(m.scores, 'macro_f1')} | {fmt(m.scores, 'micro_f1')} | {fmt(m.scores, 'accuracy')} "
-                         f"| {m.scores['kappa']:.3f} | {m.seconds:.1f} | {ratio} |")
+                         f"| {'undefined' if m.scores.get('kappa') is None else format(m.scores['kappa'], '.3f')} | {m.seconds:.1f} | {ratio} |")
         best = result.best()
         lines += ["", f"Best baseline (macro-F1): **{best.name}**." if best else "", ""]
         section = "\n".join(lines)
