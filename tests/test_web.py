@@ -212,3 +212,43 @@ def test_bad_queue_files_are_one_line_errors(workspace, tmp_path):
         ReviewQueue.open(ws, bad)
     with pytest.raises(UserError, match="not found"):
         ReviewQueue.open(ws, tmp_path / "missing.csv")
+
+
+@pytest.mark.slow
+def test_serve_command_answers_on_loopback_and_logs_no_query_or_report_text(workspace, tmp_path):
+    """`incident-lens serve` as a process: a search through HTTP, then its log checked for the query and the text."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from web_fixtures import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    log = tmp_path / "serve.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen([sys.executable, "-c", "from incident_lens.cli import main; main()", "--home", str(workspace),
+                                    "serve", "--port", str(port)], stdout=handle, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start listening"
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/search?q=zebrafinch+unwitnessed+fall&k=3") as answer:
+            page = answer.read().decode()
+        assert answer.status == 200 and 'class="id"' in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    written = log.read_text()
+    assert "serving at http://127.0.0.1:" in written and "GET /search?[query withheld]" in written
+    assert "zebrafinch" not in written and "warning" not in written

@@ -44,3 +44,11 @@ def write_queue(path: Path, rows: pd.DataFrame, count: int = 3) -> Path:
             quote = " ".join(row["description"].split()[:5])
             writer.writerow([row["id"], row["harm"], other, "0.81", "student disagrees", f'["{quote}"]'])
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
