@@ -252,3 +252,14 @@ def test_serve_command_answers_on_loopback_and_logs_no_query_or_report_text(work
     written = log.read_text()
     assert "serving at http://127.0.0.1:" in written and "GET /search?[query withheld]" in written
     assert "zebrafinch" not in written and "warning" not in written
+
+
+def test_a_decision_posted_from_another_site_is_refused(workspace, service, tmp_path):
+    queue_path = write_queue(tmp_path / "queue.csv", demo_rows(), count=1)
+    client = make_client(workspace, service, [queue_path])
+    (slug,) = client.app.state.queues
+    client.post(f"/review/{slug}", data={"reviewer": "R"})
+    forged = client.post(f"/review/{slug}/item/INC-000001", data={"version": "0", "action": "accept"},
+                         headers={"origin": "http://elsewhere.example"})
+    assert forged.status_code == 400 and "another site" in forged.text
+    assert not client.app.state.queues[slug].audit_path.exists()

@@ -9,10 +9,11 @@ corrected file, or refuses it when another tab decided the item first, and the p
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from incident_lens.errors import UserError
@@ -56,9 +57,13 @@ def overview(request: Request):
 
 
 async def start(request: Request):
+    form = await _form(request) if request.method == "POST" else None
+    return await run_in_threadpool(_start, request, form)
+
+
+def _start(request: Request, form):
     slug, queue = _queue(request)
-    if request.method == "POST":
-        form = await request.form(max_fields=MAX_FORM)
+    if form is not None:
         name = " ".join(str(form.get("reviewer", "")).split())
         if not name or len(name) > MAX_REVIEWER:
             return page(request, "review_start.html", {"slug": slug, "queue": queue, "problem": f"give your name (1-{MAX_REVIEWER} characters); it goes into the audit log with each decision"}, 400)
@@ -74,14 +79,19 @@ async def start(request: Request):
 
 
 async def item(request: Request):
+    # Deciding fsyncs and may wait on the queue's file lock: done in a worker thread, not on the event loop.
+    form = await _form(request) if request.method == "POST" else None
+    return await run_in_threadpool(_item, request, form)
+
+
+def _item(request: Request, form):
     slug, queue = _queue(request)
     key = request.path_params["key"]
     if not reviewer(request):
         return RedirectResponse(f"/review/{slug}", status_code=303)
     current = queue.item(key)
-    if request.method == "GET":
+    if form is None:
         return _item_page(request, slug, queue, current)
-    form = await request.form(max_fields=MAX_FORM)
     version = str(form.get("version", ""))
     if not version.isdigit():
         return _item_page(request, slug, queue, current, "this form is missing its version; reload the page", 400)
@@ -97,6 +107,14 @@ async def item(request: Request):
     except UserError as exc:
         return _item_page(request, slug, queue, current, str(exc), 400)
     return RedirectResponse(f"/review/{slug}?after={quote(key, safe='')}", status_code=303)
+
+
+async def _form(request: Request):
+    """The posted form, refused when it comes from another site's page (the browser says so in Origin)."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise UserError("this form was sent from another site's page; open the review page of this app and decide there")
+    return await request.form(max_fields=MAX_FORM)
 
 
 def _item_page(request: Request, slug: str, queue: ReviewQueue, current, problem: str = "", status: int = 200):

@@ -10,6 +10,7 @@ documented as thread-safe.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from incident_lens.errors import UserError
@@ -56,8 +57,6 @@ class SearchService:
         return self.index.count()
 
     def search(self, params) -> SearchOutcome:
-        import time
-
         start = time.perf_counter()
         with self._lock:
             hits = self.index.query(params.q, k=params.k, where=params.where(), mode=params.mode, since=params.since or None,
