@@ -23,6 +23,10 @@ from starlette.templating import Jinja2Templates
 
 from incident_lens.config import Settings
 from incident_lens.errors import UserError
+from incident_lens.web import review_routes, search_routes, themes_routes
+from incident_lens.web.pages import message_page
+from incident_lens.web.review_routes import open_queues
+from incident_lens.web.service import SearchService
 from retrieval.errors import RetrievalError
 
 HERE = Path(__file__).parent
@@ -40,10 +44,6 @@ class WebConfig:
 
 def create_app(config: WebConfig, service=None) -> Starlette:
     """The app with its index loaded and warm (`service` may be passed in, e.g. shared between tests)."""
-    from incident_lens.web import review_routes, search_routes, themes_routes
-    from incident_lens.web.review_routes import open_queues
-    from incident_lens.web.service import SearchService
-
     if service is None:
         service = SearchService.open(config.settings, config.collection)
     app = Starlette(
@@ -62,15 +62,6 @@ def create_app(config: WebConfig, service=None) -> Starlette:
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.queues = open_queues(config)
     return app
-
-
-def page(request: Request, name: str, context: dict | None = None, status: int = 200):
-    context = {"service": request.app.state.service, **(context or {})}
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
-
-
-def message_page(request: Request, message: str, status: int, title: str = "Cannot show that"):
-    return page(request, "message.html", {"title": title, "message": message}, status)
 
 
 async def _bad_input(request: Request, exc: Exception):

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from incident_lens.errors import UserError
 from incident_lens.pipelines.reviewing import MAX_REVIEWER, ReviewQueue, StaleDecision
-from incident_lens.web.app import page
+from incident_lens.web.pages import page
 from incident_lens.web.highlight import mark_quotes
 
 COOKIE = "reviewer"

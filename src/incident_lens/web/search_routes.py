@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from incident_lens.web.app import message_page, page
+from incident_lens.web.pages import message_page, page
 from incident_lens.web.forms import MAX_QUERY, SearchParams
 from incident_lens.web.highlight import mark_terms
 from retrieval.search import MODES

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.routing import Route
 
-from incident_lens.web.app import page
+from incident_lens.web.pages import page
 
 
 def themes_path(config) -> Path:
