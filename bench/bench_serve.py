@@ -10,7 +10,8 @@ Ratio = HTTP / in-process, at p50 and p99. RSS is read from /proc: after start-u
 with its peak (VmHWM).
 
 Usage: flock /tmp/bench.lock .venv/bin/python bench/bench_serve.py [--sets demo,vaers] [--vaers-limit 16000]
-       [--queries 200] [--data ../shared/data] [--workdir bench/out/serve]
+       [--queries 200] [--data ../shared/data] [--workdir bench/out/serve] [--parts]
+`--parts` times instead the parts of one filtered query inside the index (no server).
 The VAERS set is skipped with a message when ../shared/data is absent.
 """
 
@@ -164,6 +165,36 @@ def run_set(home: Path, name: str, ids: list[str], n: int, warmup: int) -> list[
     return rows
 
 
+def filter_parts(home: Path, name: str, query: dict, repeats: int = 7) -> list[tuple[str, float]]:
+    """Where a filtered query's time goes in the index: median ms of each part, over `repeats` runs.
+    Reads the index's store directly (a measurement, not an API)."""
+    from incident_lens.config import Settings
+    from incident_lens.pipelines.indexing import open_index
+    from retrieval.search import full_where
+
+    index = open_index(Settings(home=home), name)
+    chosen = {k[2:]: v for k, v in query.items() if k.startswith("f.")}
+    where = full_where(chosen, query.get("since"), query.get("until"), index.meta_fields, index.date_field, name)
+    vector = index.embedder.encode([query["q"]])[0]
+    parts = [
+        ("query, plain", lambda: index.query(query["q"], k=10)),
+        ("query, filtered", lambda: index.query(query["q"], k=10, where=chosen, since=query.get("since"), until=query.get("until"))),
+        ("Chroma nearest 50, plain", lambda: index._store.nearest(vector, 50, None)),
+        ("Chroma nearest 50, filtered", lambda: index._store.nearest(vector, 50, where)),
+        (f"Chroma ids matching the filter (lexical mask)", lambda: index._store.ids_where(where)),
+    ]
+    out = []
+    for label, call in parts:
+        call()
+        times = []
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            call()
+            times.append(1000 * (time.perf_counter() - begin))
+        out.append((label, statistics.median(times)))
+    return out
+
+
 class _Query(dict):
     def getlist(self, key):
         return [self[key]] if key in self else []
@@ -177,6 +208,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "serve")
+    parser.add_argument("--parts", action="store_true", help="Only time the parts of a filtered query in the index (no server).")
     args = parser.parse_args()
     home = args.workdir.absolute()
     from incident_lens import offline
@@ -195,9 +227,18 @@ def main() -> None:
             ids = build(home, name, path, ["SYMPTOM_TEXT"], "VAERS_ID", ["RECVDATE", "STATE", "SEX", "DIED", "HOSPITAL", "RECOVD"], args.vaers_limit)
         else:
             raise SystemExit(f"unknown set {name!r}: demo or vaers")
+        if args.parts:
+            query = next(q for q in queries_for(home, name, ids, 3) if "since" in q or any(k.startswith("f.") for k in q))
+            filters = ", ".join(f"{k}={v}" for k, v in query.items() if k.startswith("f.") or k in ("since", "until"))
+            print(f"\n{name}, one filtered query ({filters}), median of 7:\n\n| part | ms |\n|---|---|")
+            for label, ms in filter_parts(home, name, query):
+                print(f"| {label} | {ms:.1f} |")
+            continue
         rows.extend(run_set(home, name, ids, args.queries, args.warmup))
         print(f"  {rows[-3]}", file=sys.stderr)
 
+    if not rows:
+        return
     print(f"| set | which queries | reports | queries | start-up s | HTTP p50 ms | HTTP p99 ms | in-process p50 ms | in-process p99 ms | ratio p50 | ratio p99 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
