@@ -266,6 +266,10 @@ class IncidentIndex:
     def date_field(self) -> str | None:
         return self._manifest.get("date_field")
 
+    def metadata_pages(self, page: int = 2000):
+        """Every report's metadata, a page of dicts at a time (e.g. to list a field's values)."""
+        return self._store.metadatas(page)
+
     def get(self, ids: list[str]) -> list[Record]:
         """The stored reports for `ids`, in that order; ids not in the index are left out."""
         return self._store.records(ids, self.meta_fields)

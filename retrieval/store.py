@@ -88,6 +88,11 @@ class Store:
             found = self.collection.get(include=["documents"], limit=page, offset=offset)
             yield found["ids"], found["documents"]
 
+    def metadatas(self, page: int) -> Iterator[list[dict]]:
+        """Every report's metadata (the index's own keys removed), `page` reports at a time."""
+        for offset in range(0, self.count(), page):
+            yield [public_metadata(meta) for meta in self.collection.get(include=["metadatas"], limit=page, offset=offset)["metadatas"]]
+
     def stored_metadata(self, ids: list[str]) -> dict[str, dict]:
         """id -> stored metadata of those `ids` already in the store (read in pieces: Chroma's
         SQLite refuses a query with too many ids)."""
