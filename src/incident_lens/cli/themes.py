@@ -107,7 +107,8 @@ def emerging(
     baseline: str = typer.Option("52w", "--baseline", help="Period before the window to compare with."),
     min_count: int = typer.Option(3, "--min-count", help="Fewest reports in the window for a theme to be tested."),
     new_within: Optional[str] = typer.Option(None, "--new-within", help="A theme is new when most members fall in this recent span (default: 3 windows)."),
-    refit: bool = typer.Option(True, "--refit/--no-refit", help="Refit (ids kept) when reports were added since the saved fit."),
+    refit: Optional[bool] = typer.Option(None, "--refit/--no-refit", help="Refit (ids kept) even if the saved fit saw these reports / "
+                                         "never: use the saved themes as they are (default: refit only when reports were added since the fit)."),
     min_size: int = _MIN_SIZE,
     seed: Optional[int] = _SEED,
     sample: int = _SAMPLE,

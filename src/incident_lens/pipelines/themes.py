@@ -135,9 +135,10 @@ def _up_to_date(model: ThemeModel, corpus: Corpus) -> bool:
 
 
 def fit_themes_job(settings, collection: str = "incidents", where: list[str] | None = None, since: str | None = None,
-                   until: str | None = None, fit: FitSettings | None = None, refit: bool = True, argv=None) -> ThemesRun:
-    """Fit the selection's themes (ids kept from the saved model where a theme matches) and save them;
-    with `refit=False`, use the saved model if its fit saw exactly these reports."""
+                   until: str | None = None, fit: FitSettings | None = None, refit: bool | None = True, argv=None) -> ThemesRun:
+    """Fit the selection's themes (ids kept from the saved model where a theme matches) and save them.
+    `refit=None`: refit only if the saved fit did not see exactly these reports; `refit=False`: use the
+    saved model as it is (reports it has no row for join its themes in memory), fitting only if there is none."""
     from incident_lens.pipelines.indexing import open_index
     from incident_lens.provenance import RunRecord
     from retrieval.filters import parse_where
@@ -153,7 +154,12 @@ def fit_themes_job(settings, collection: str = "incidents", where: list[str] | N
     with RunRecord(workspace, "themes", settings, argv) as run:
         run.set("collection", collection)
         run.set("selection", selection)
-        if not refit and previous is not None and _up_to_date(previous, corpus):
+        reuse = previous is not None and (refit is False or (refit is None and _up_to_date(previous, corpus)))
+        if reuse:
+            unseen = ~pd.Series(corpus.ids).isin(set(previous.members["id"])).to_numpy()
+            if unseen.any():
+                rows = np.flatnonzero(unseen)
+                previous.assign([corpus.ids[i] for i in rows], corpus.vectors[rows], corpus.dates[rows], [corpus.hashes[i] for i in rows])
             result = ThemesRun(previous, corpus, _labels_from_model(previous, corpus), False, time.perf_counter() - started, directory, run.dir)
         else:
             fitted = fit_themes(corpus.vectors, fit)
@@ -203,9 +209,10 @@ class EmergingRun:
 
 def emerging_job(settings, collection: str = "incidents", where: list[str] | None = None, since: str | None = None,
                  until: str | None = None, window: str = "4w", baseline: str = "52w", min_count: int = 3,
-                 new_within: str | None = None, fit: FitSettings | None = None, refit: bool = True, argv=None) -> EmergingRun:
-    """Themes of the selection (refitted, ids kept, unless `refit` is False and the saved fit saw exactly
-    these reports), then the emerging test over the window ending `until` (default: the last report)."""
+                 new_within: str | None = None, fit: FitSettings | None = None, refit: bool | None = None, argv=None) -> EmergingRun:
+    """Themes of the selection (`refit` as in `fit_themes_job`: by default refitted, ids kept, only when
+    reports were added since the saved fit, so a new failure mode can form its own theme), then the
+    emerging test over the window ending `until` (default: the last report)."""
     from incident_lens.themes.emerging import Span, emerging_signals, parse_duration, weekly_counts
 
     window_days, baseline_days = parse_duration(window, "--window"), parse_duration(baseline, "--baseline")
