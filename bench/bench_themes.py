@@ -158,7 +158,8 @@ def part_planted(args) -> None:
     rows = []
 
     def run(vectors, dates, planted_mask, end: date):
-        keep = dates <= _key(end)
+        # What `emerging --since` would select: the window and the baseline before it, nothing older.
+        keep = (dates <= _key(end)) & (dates >= _key(end - timedelta(weeks=56)))
         fit = fit_themes(vectors[keep], fit_settings)
         span = Span.ending(dates[keep], 28, 364, str(end))
         signals = emerging_signals(fit.labels, dates[keep], list(range(fit.n_themes)), span, 3, fit.centroids, core=fit.core)

@@ -12,7 +12,7 @@ Everything is read from the index's stored vectors: nothing is embedded again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
