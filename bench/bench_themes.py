@@ -170,7 +170,7 @@ def part_planted(args) -> None:
             mine = fit.labels == top
             planted_here = planted_mask[keep]
             hit = (planted_here & mine).sum() >= 0.5 * max(planted_here.sum(), 1) and planted_here[mine].mean() >= 0.5
-        return hit, len(flagged), fit.n_themes, float((fit.labels < 0).mean())
+        return bool(hit), len(flagged), fit.n_themes, float((fit.labels < 0).mean())
 
     ends = [start + timedelta(weeks=w) for w in range(1, args.weeks + 1)]
     for mode in MODES:
