@@ -258,19 +258,27 @@ def part_categories(args) -> None:
 
 # --- speed and memory ------------------------------------------------------------------------------
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(args) -> None:
     """One fit in this process (spawned by `scale`): prints seconds, peak RSS and the fit's figures."""
     from incident_lens.themes.fitting import FitSettings, fit_themes
 
     vectors = np.load(args.vectors, mmap_mode="r")[: args.n]
     vectors = np.ascontiguousarray(vectors)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_mib()
     t = time.perf_counter()
     fit = fit_themes(vectors, FitSettings(min_size=args.min_size, method=args.method, seed=args.seed, max_fit_rows=args.sample, threads=2))
     seconds = time.perf_counter() - t
     np.save(args.labels_out, fit.labels)
-    print(json.dumps({"seconds": round(seconds, 2), "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                      "rss_before_fit_mib": round(before / 1024, 1), "themes": fit.n_themes,
+    print(json.dumps({"seconds": round(seconds, 2), "peak_rss_mib": round(_peak_rss_mib(), 1),
+                      "rss_before_fit_mib": round(before, 1), "themes": fit.n_themes,
                       "coverage": round(float((fit.labels >= 0).mean()), 3), "fitted_rows": fit.fitted_rows}))
 
 
@@ -289,7 +297,7 @@ def part_scale(args) -> None:
     path = OUT / "scale-vectors.npy"
     np.save(path, big.astype(np.float32))
     print(f"read {len(real):,} stored VAERS vectors from Chroma in {read_s:.1f} s; 64k = those + 3 jittered copies (noise sd 0.02, re-normalised)\n")
-    print("| reports | vectors | method | sample | seed | seconds | peak RSS MiB | themes | in a theme |")
+    print("| reports | vectors | method | sample | seed | seconds | peak RSS MiB (before the fit) | themes | in a theme |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     labels = {}
     plan = [(4000, "hdbscan", 0, 0), (4000, "sklearn", 0, 0), (16000, "hdbscan", 0, 0), (16000, "sklearn", 0, 0),
@@ -308,7 +316,7 @@ def part_scale(args) -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         labels[(n, method, sample, seed)] = np.load(out)
         kind = "real" if n <= len(real) else "real + jittered"
-        print(f"| {n:,} | {kind} | {method} | {sample or 'all'} | {seed if sample else '-'} | {r['seconds']} | {r['peak_rss_mib']} | {r['themes']} | {r['coverage']} |", flush=True)
+        print(f"| {n:,} | {kind} | {method} | {sample or 'all'} | {seed if sample else '-'} | {r['seconds']} | {r['peak_rss_mib']} ({r['rss_before_fit_mib']}) | {r['themes']} | {r['coverage']} |", flush=True)
     seeds = [labels[k] for k in sorted(labels) if k[0] == 64000 and k[2] == 16000]
     if len(seeds) >= 2:
         aris = []
