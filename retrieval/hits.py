@@ -44,3 +44,20 @@ class Record:
     @classmethod
     def from_dict(cls, data: dict) -> "Record":
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class StoredVectors:
+    """Reports as the index stores them, for work on the vectors themselves (themes): ids, one row of
+    `vectors` each (float32, as embedded: unit length), their dates as YYYYMMDD ints (0 when none),
+    text hashes, public metadata and, when asked for, the texts. In the store's order."""
+
+    ids: list
+    vectors: object  # numpy array (n, dim)
+    dates: object  # numpy int array (n,)
+    hashes: list
+    metadata: list
+    texts: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)

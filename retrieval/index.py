@@ -7,6 +7,7 @@ Usage:
     summary = index.add(open_reports(path), meta_cols=["harm"])  # streamed: never held whole
     hits = index.query("patient fell from bed", k=5, where={"harm": "none"}, since="2024-01-01")
     hits = index.similar("INC-0042", k=5)
+    stored = index.stored_vectors(where={"harm": "none"}, since="2024-01-01", texts=True)  # no embedding
 
 On disk, `<root>/<collection>/` holds `chroma/` (the Chroma store, cosine space), `lexical.npz`,
 `index.json` (model, fields, counts; for people) and `write.lock`.
@@ -33,12 +34,13 @@ import pandas as pd
 from retrieval.changes import FrameChunks, IndexSummary, Plan, plan_changes, report_metadata, survey
 from retrieval.embedder import Embedder
 from retrieval.errors import RetrievalError
-from retrieval.hits import Hit, Record
+from retrieval.filters import DATE_KEY, HASH_KEY
+from retrieval.hits import Hit, Record, StoredVectors
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import read_manifest, recorded_embedder, recorded_model_path, take_write_lock, try_write_lock, write_manifest
 from retrieval.memory import release_freed_memory
-from retrieval.search import DEFAULT_MODE, MODES, check_mode, search
-from retrieval.store import Store, check_collection_name
+from retrieval.search import DEFAULT_MODE, MODES, check_mode, full_where, search
+from retrieval.store import Store, check_collection_name, public_metadata
 
 # MODES, DEFAULT_MODE, IndexSummary and recorded_model_path are imported from here by callers.
 __all__ = ["IncidentIndex", "IndexSummary", "MODES", "DEFAULT_MODE", "recorded_model_path"]
@@ -47,6 +49,8 @@ __all__ = ["IncidentIndex", "IndexSummary", "MODES", "DEFAULT_MODE", "recorded_m
 # at most one write). Padding to the longest text of a batch cost more token work than one sort of
 # all 63,766 VAERS narratives: 7.4 % at 512 rows, 2.4 % at 2,048, 0.9 % at 8,192.
 CHUNK_ROWS = 8192
+# Reports read from Chroma per page by `stored_vectors` (384 floats each: about 8 MB a page).
+VECTOR_PAGE = 5000
 # Documents read from Chroma per page when the BM25 index is rebuilt after a kill (memory grows with the page).
 LEXICAL_PAGE = 1000
 
@@ -273,6 +277,40 @@ class IncidentIndex:
     def get(self, ids: list[str]) -> list[Record]:
         """The stored reports for `ids`, in that order; ids not in the index are left out."""
         return self._store.records(ids, self.meta_fields)
+
+    def stored_vectors(self, where: dict | None = None, since: str | None = None, until: str | None = None,
+                       texts: bool = False, vectors: bool = True) -> StoredVectors:
+        """Every report matching the filter with its stored vector (nothing is embedded again), its date
+        key and text hash; `texts` adds the documents; `vectors=False` leaves the vectors out (an empty
+        (n, 0) array: a cheap read of ids, dates and hashes). Same filter language as `query`."""
+        where = full_where(where, since, until, self.meta_fields, self.date_field, self.collection_name)
+        include = [*(["embeddings"] if vectors else []), "metadatas", *(["documents"] if texts else [])]
+        ids, parts, dates, hashes, metas, docs = [], [], [], [], [], []
+        for found in self._store.stored(where, include, min(VECTOR_PAGE, self._store.max_batch)):
+            ids += found["ids"]
+            if vectors:
+                parts.append(np.asarray(found["embeddings"], dtype=np.float32))
+            for meta in found["metadatas"]:
+                meta = meta or {}
+                dates.append(int(meta.get(DATE_KEY) or 0))
+                hashes.append(meta.get(HASH_KEY))
+                metas.append(public_metadata(meta, self.meta_fields))
+            if texts:
+                docs += found["documents"]
+        if not vectors:
+            matrix = np.zeros((len(ids), 0), dtype=np.float32)
+        else:
+            matrix = np.vstack(parts) if parts else np.zeros((0, self._store.dim), dtype=np.float32)
+        return StoredVectors(ids, matrix, np.asarray(dates, dtype=np.int64), hashes, metas, docs if texts else None)
+
+    def vectors_of(self, ids: list[str]) -> StoredVectors:
+        """`stored_vectors` for the given ids (those in the index; no texts)."""
+        found = self._store.vectors(list(ids))
+        kept = [i for i in ids if i in found]
+        vectors = np.asarray([found[i][1] for i in kept], dtype=np.float32).reshape(len(kept), self._store.dim)
+        metas = [found[i][0] or {} for i in kept]
+        return StoredVectors(kept, vectors, np.asarray([int(m.get(DATE_KEY) or 0) for m in metas], dtype=np.int64),
+                             [m.get(HASH_KEY) for m in metas], [public_metadata(m, self.meta_fields) for m in metas])
 
     def query(
         self,

@@ -117,6 +117,25 @@ class Store:
         found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         return {i: (doc, meta, emb) for i, doc, meta, emb in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"])}
 
+    def stored(self, where: dict | None, include: list[str], page: int) -> Iterator[dict]:
+        """Every stored report matching `where`, `page` at a time: Chroma's answer dicts (`ids` and
+        the `include`d fields: any of embeddings, metadatas, documents)."""
+        offset = 0
+        while True:
+            found = self.collection.get(where=where, include=include, limit=page, offset=offset)
+            if not found["ids"]:
+                return
+            yield found
+            offset += len(found["ids"])
+
+    def vectors(self, ids: list[str]) -> dict[str, tuple[dict, list[float]]]:
+        """id -> (metadata, vector) for those `ids` in the store (read in pieces, like `stored_metadata`)."""
+        out: dict[str, tuple[dict, list[float]]] = {}
+        for begin in range(0, len(ids), self.max_batch):
+            found = self.collection.get(ids=ids[begin : begin + self.max_batch], include=["metadatas", "embeddings"])
+            out.update((i, (meta, emb)) for i, meta, emb in zip(found["ids"], found["metadatas"], found["embeddings"]))
+        return out
+
     def nearest(self, vector, n: int, where: dict | None) -> list[tuple[str, float]]:
         """Up to `n` (id, cosine similarity) nearest to `vector`, best first."""
         # No count() first: it costs as much as the query, and Chroma caps n_results itself.

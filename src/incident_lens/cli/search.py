@@ -64,6 +64,9 @@ def index(
     for warning in result.reports.warnings:
         err_console.print(f"warning: {warning}", markup=False, soft_wrap=True)
     console.print(f"index '{collection}': {result.summary}", markup=False, soft_wrap=True)
+    if result.themes is not None:
+        console.print(f"themes: {result.themes['assigned']} new report(s) joined saved themes, {result.themes['in_no_theme']} in no theme, "
+                      f"{result.themes['removed']} removed; run `incident-lens themes` to refit", markup=False, soft_wrap=True)
 
 
 def search(

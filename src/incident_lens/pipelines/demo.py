@@ -1,6 +1,7 @@
 """`incident-lens demo`: the main job end to end on the bundled synthetic data, printed for a person.
 
-Index the demo incidents, answer a few "have we seen this before?" questions, then with a language model
+Index the demo incidents, answer a few "have we seen this before?" questions, show what is new or growing
+(themes and the emerging test; the planted failure mode comes first), then with a language model
 (yours, else the bundled SmolLM2-135M-Instruct): compile one program and show its dev score before and
 after, evaluate the baselines beside zero-shot, rag and a compiled program on every demo task, label and
 summarise a few reports with their evidence, and say which method wins. Without a model, the baselines.
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from incident_lens.llm.default_model import PIP_INSTALL, available_model_path, resolve_model_path
 from incident_lens.pipelines.demo_steps import demo_data_dir, evaluate_demo, llm_demo, optimise_demo
+from incident_lens.pipelines.demo_themes import themes_step
 from incident_lens.progress import callback, job_progress
 from incident_lens.provenance import RunRecord
 
@@ -167,6 +169,8 @@ def run_demo(settings, console: Console, limit: int | None = None) -> dict:
         run.add_input("incidents", incidents, indexed.reports.sha256)
         run.count("indexed", len(indexed.reports) if not limit else min(limit, len(indexed.reports)))
         run.count("searches", _search_step(settings, console))
+        summary["emerging"] = themes_step(settings, console, DEMO_COLLECTION)
+        run.set("emerging_top", summary["emerging"].signals[0].to_dict() if summary["emerging"] is not None else None)
         with_llm = settings.server is not None or available_model_path(settings) is not None
         lm, compiled = None, {}
         if with_llm:

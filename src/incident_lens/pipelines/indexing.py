@@ -15,6 +15,7 @@ from incident_lens.config import Settings
 from incident_lens.errors import UserError
 from incident_lens.provenance import RunRecord
 from incident_lens.inputs.report_files import ReportFile, open_reports
+from incident_lens.pipelines.themes import assign_new_reports
 
 
 @dataclass
@@ -22,6 +23,7 @@ class IndexResult:
     reports: ReportFile
     summary: "IndexSummary"  # noqa: F821 (retrieval.index, imported lazily)
     run_dir: Path
+    themes: dict | None = None  # reports assigned to the saved theme model (None: no model saved)
 
 
 def make_embedder(settings: Settings, model_path: Path | None = None):
@@ -81,8 +83,12 @@ def index_file(
         with open_index(settings, collection, writable=True) as index:
             run.set("embedding", index.embedder.describe())
             summary = index.add(reports, meta_cols=list(meta_cols), prune=prune, progress=progress, date_col=date_col)
+            # Reports new to a saved theme model join its themes now; a refit (`themes`) can form new ones.
+            themes = assign_new_reports(settings, index)
         summary = replace(summary, skipped=summary.skipped + reports.skipped_empty)
         run.set("summary", summary.to_dict())
         for key in ("added", "updated", "meta_updated", "unchanged", "skipped", "pruned"):
             run.count(key, getattr(summary, key))
-    return IndexResult(reports, summary, run.dir)
+        if themes is not None:
+            run.set("themes", themes)
+    return IndexResult(reports, summary, run.dir, themes)
