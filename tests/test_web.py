@@ -112,23 +112,32 @@ def test_access_log_drops_query_strings_and_other_hosts_get_a_warning():
     assert "other machines" in exposure_warning("0.0.0.0")
 
 
-def test_themes_page_empty_state_then_reads_a_themes_file(workspace, service):
+def test_themes_page_empty_state_then_shows_the_last_themes_run(workspace, service):
+    from incident_lens.config import Settings
+    from incident_lens.pipelines.themes import fit_themes_job, latest_path, record_latest
+    from incident_lens.themes.fitting import FitSettings
+    from incident_lens.web.themes_routes import shown_themes
+
     client = make_client(workspace, service)
     empty = client.get("/themes")
     assert empty.status_code == 200 and "No themes yet" in empty.text and "incident-lens themes" in empty.text
-    folder = workspace / "themes"
-    folder.mkdir(exist_ok=True)
-    (folder / "themes.json").write_text(json.dumps({"themes": [
-        {"id": 1, "name": "Falls at night", "keywords": ["fall", "night"], "size": 30, "weekly": [1, 2, 3]},
-        {"id": 2, "name": "Pump alarms", "keywords": ["pump"], "size": 5, "emerging": True, "weekly": [0, 0, 4],
-         "representatives": ["INC-000002"], "summary": "Infusion pump alarms ignored."},
-    ]}))
+    settings = Settings(home=workspace)
+    run = fit_themes_job(settings, "incidents", fit=FitSettings(min_size=5, min_samples=2, dims=5))
+    path = record_latest(settings, run)
     try:
+        assert path == latest_path(settings) and run.model.themes
         shown = client.get("/themes").text
+        payload = json.loads(path.read_text(encoding="utf-8"))
     finally:
-        (folder / "themes.json").unlink()
-    assert shown.index("Pump alarms") < shown.index("Falls at night")  # emerging first
-    assert "<svg" in shown and 'href="/report/INC-000002"' in shown
+        path.unlink()
+    for theme in run.rows():
+        assert f">{theme['id']}<" in shown and theme["representatives"][0] in shown
+    assert f"reports in no theme: {run.in_no_theme * 100:.1f} %" in shown
+    # A flagged theme (as `emerging` writes it) goes first, whatever its size, with its weekly sparkline.
+    smallest = min(payload["themes"], key=lambda t: t["size"])["id"]
+    payload["emerging"] = {"signals": [{"theme": smallest, "flagged": True, "new": False, "a": 4, "prr": 3.0, "weekly": [0, 1, 4]}]}
+    ordered = shown_themes(payload)
+    assert ordered[0]["id"] == smallest and ordered[0]["emerging"] and "<svg" in ordered[0]["sparkline"]
 
 
 def decide(client, slug, key, version, action, new=""):

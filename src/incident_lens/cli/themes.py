@@ -23,12 +23,11 @@ from rich.table import Table
 
 from incident_lens.cli.app import ALLOW_REMOTE, SERVER, SERVER_MODEL, server_options
 from incident_lens.errors import UserError
+from incident_lens.themes.table import print_emerging_table
 
 console = Console()
 err_console = Console(stderr=True)
 FORMATS = ("table", "json", "csv")
-# Weeks shown in the terminal's sparkline (the report's plot shows them all).
-SPARK_WEEKS = 26
 
 _COLLECTION = typer.Option("incidents", "--collection", help="Index name.")
 _WHERE = typer.Option(None, "--where", help="FIELD=VALUE, FIELD!=VALUE, 'FIELD in A,B' (repeatable, all must hold).")
@@ -94,7 +93,7 @@ def themes(
     settings = settings_from(ctx, model_path=model, chat_template=chat_template, **server_options(server, server_model, allow_remote_server))
     run = fit_themes_job(settings, collection, where, since, until, _fit_settings(settings, min_size, seed, sample))
     summaries = _summaries(settings, run, summarise, theme)
-    _emit(run, None, summaries, output, report)
+    _emit(settings, run, None, summaries, output, report)
 
 
 def emerging(
@@ -132,12 +131,14 @@ def emerging(
     labels = {t.id: t.label for t in found.themes.model.themes}
     chosen = [labels[s.theme] for s in found.signals if s.flagged or s.new]
     summaries = _summaries(settings, found.themes, summarise and bool(chosen), chosen)
-    _emit(found.themes, found, summaries, output, report)
+    _emit(settings, found.themes, found, summaries, output, report)
 
 
-def _emit(run, found, summaries, output: str, report: Optional[Path]) -> None:
+def _emit(settings, run, found, summaries, output: str, report: Optional[Path]) -> None:
+    from incident_lens.pipelines.themes import record_latest
     from incident_lens.themes.report import themes_payload, write_report
 
+    record_latest(settings, run, found, summaries)
     if report is not None:
         paths = write_report(report, run, found, summaries)
         err_console.print(f"report: {paths['html']} (+ themes.json, themes.csv, members.csv"
@@ -189,30 +190,8 @@ def _print_themes(run) -> None:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
-def print_emerging_table(found, limit: int | None = None, out: Console | None = None) -> None:
-    """The ranked emerging table with weekly sparklines (also used by the demo)."""
-    from incident_lens.themes.emerging import sparkline
-
-    out = out or console
-    by_id = {t.id: t for t in found.themes.model.themes}
-    span = found.span
-    weeks = min(SPARK_WEEKS if out.width >= 120 else SPARK_WEEKS // 2, len(found.weeks))
-    table = Table(title=f"emerging themes: window {span.window_start} to {span.end}, baseline from {span.baseline_start}",
-                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, caption=f"n: reports in window / baseline; PRR [95% lower bound]; q: Benjamini-Hochberg; weekly: last {weeks} weeks")
-    for name in ("#", "theme", "n", "PRR [low]", "q", "flag", "weekly"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("keywords", overflow="fold", ratio=1)
-    for n, s in enumerate(found.signals[:limit] if limit else found.signals, start=1):
-        theme = by_id[s.theme]
-        flag = " ".join((["[bold red]signal[/]"] if s.flagged else []) + (["[bold]new[/]"] if s.new else []))
-        table.add_row(str(n), theme.label, f"{s.a}/{s.c}", f"{s.prr:.1f} [{s.prr_low:.1f}]",
-                      "-" if s.q is None else f"{s.q:.2g}", flag, sparkline(found.counts[found.row_of(s.theme)][-weeks:]),
-                      escape(", ".join(k for k, _ in theme.keywords[:4])))
-    out.print(table)
-
-
 def _print_emerging(run, found) -> None:
-    print_emerging_table(found)
+    print_emerging_table(found, out=console)
     flagged = [s for s in found.signals if s.flagged or s.new]
     by_id = {t.id: t for t in run.model.themes}
     for s in flagged:

@@ -18,8 +18,8 @@ SHOWN = 5
 def themes_step(settings, console: Console, collection: str, step: str = "2b"):
     """Emerging themes of the demo index, printed; None (with the reason printed) when the demo's
     selection is too small for themes (e.g. `demo --limit 50`)."""
-    from incident_lens.cli.themes import print_emerging_table
-    from incident_lens.pipelines.themes import emerging_job
+    from incident_lens.pipelines.themes import emerging_job, record_latest
+    from incident_lens.themes.table import print_emerging_table
 
     console.print(f"[bold]{step}. What is new or growing?[/] themes of the indexed reports (PCA + HDBSCAN on their stored "
                   f"embeddings), the last {WINDOW} against the {BASELINE} before")
@@ -28,7 +28,8 @@ def themes_step(settings, console: Console, collection: str, step: str = "2b"):
     except UserError as exc:
         console.print(f"   [yellow]skipped:[/] {escape(str(exc))}", soft_wrap=True)
         return None
-    print_emerging_table(found, limit=SHOWN, out=console)
+    record_latest(settings, found.themes, found)
+    print_emerging_table(found, out=console, limit=SHOWN)
     top = found.signals[0]
     theme = next(t for t in found.themes.model.themes if t.id == top.theme)
     if top.flagged:

@@ -32,6 +32,17 @@ def themes_root(settings) -> Path:
     return settings.workspace.home / "themes"
 
 
+def latest_path(settings) -> Path:
+    """The last `themes` / `emerging` run's JSON (what `serve` shows on its themes page)."""
+    return themes_root(settings) / "themes.json"
+
+
+def record_latest(settings, run: "ThemesRun", emerging=None, summaries=None) -> Path:
+    from incident_lens.themes.report import write_payload
+
+    return write_payload(latest_path(settings), run, emerging, summaries)
+
+
 def _selection(where: list[str] | None, since: str | None, until: str | None) -> dict:
     return {"where": list(where or []), "since": since or None, "until": until or None}
 

@@ -2,7 +2,8 @@
 theme, the run's settings, and a weekly timeline per emerging theme as PNG), `themes.json`,
 `themes.csv`, `members.csv`, and for `emerging` also `emerging.csv`.
 
-Usage: `paths = write_report(out_dir, themes_run, emerging_run=None, summaries=None)`.
+Usage: `paths = write_report(out_dir, themes_run, emerging_run=None, summaries=None)`;
+`write_payload(path, themes_run, emerging_run, summaries)` writes the JSON alone (the workspace's latest run).
 Every file is written to a temporary name and renamed, so a failed run leaves the old report whole.
 """
 
@@ -52,10 +53,16 @@ def emerging_payload(emerging) -> dict:
             "week_starts": [str(w) for w in emerging.weeks], "weekly_totals": emerging.totals.tolist(), "signals": rows}
 
 
+def write_payload(path: Path, run, emerging=None, summaries=None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_text(path, json.dumps(themes_payload(run, emerging, summaries), indent=2, ensure_ascii=False, default=str))
+    return path
+
+
 def write_data_files(out: Path, run, emerging=None, summaries=None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "themes.json", "csv": out / "themes.csv", "members": out / "members.csv"}
-    _atomic_text(paths["json"], json.dumps(themes_payload(run, emerging, summaries), indent=2, ensure_ascii=False, default=str))
+    write_payload(paths["json"], run, emerging, summaries)
     _atomic_csv(paths["csv"], ["theme", "size", "share", "core", "joined", "added", "first_date", "last_date", "keywords", "representatives"],
                 [[r["id"], r["size"], r["share"], r["core"], r["joined"], r["added"], r["first_date"], r["last_date"],
                   "; ".join(r["keywords"]), "; ".join(r["representatives"])] for r in run.rows()])

@@ -1,9 +1,9 @@
-"""Themes page (`/themes`): reads the themes JSON that `incident-lens themes` leaves in the workspace, if any.
+"""Themes page (`/themes`): shows the last `incident-lens themes` / `emerging` run of the workspace.
 
-Usage: the app mounts `ROUTES`. The file is `<workspace>/themes/themes.json` unless `serve --themes FILE`
-names another; it is read on every visit (a new themes run shows without a restart) and never written.
-Tolerant of its shape: a list of themes or `{"themes": [...]}`; each theme may have id, name, keywords,
-size, share, emerging / new, weekly counts, representatives (ids or {id, ...}) and summary.
+Usage: the app mounts `ROUTES`. The file is `<workspace>/themes/themes.json` (what those commands write
+after every run; `serve --themes FILE` may name a `themes.json` from a `--report DIR` instead). It is read
+on every visit (a new run shows without a restart) and never written. Flagged themes come first in
+`emerging`'s rank order, then new ones, then the rest by size.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from incident_lens.web.pages import page
+
+KEYWORDS_SHOWN = 12
+REPRESENTATIVES_SHOWN = 5
 
 
 def themes_path(config) -> Path:
@@ -30,35 +33,35 @@ def themes(request: Request):
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return page(request, "themes.html", {"themes": None, "path": path, "problem": f"{path}: not readable as JSON ({type(exc).__name__}); run `incident-lens themes` again"})
-    found = raw.get("themes", []) if isinstance(raw, dict) else raw
-    if not isinstance(found, list):
-        return page(request, "themes.html", {"themes": None, "path": path, "problem": f"{path}: no list of themes in it"})
-    shown = [_theme(t, i) for i, t in enumerate(found) if isinstance(t, dict)]
-    shown.sort(key=lambda t: (not t["emerging"], not t["new"], -t["size"]))
-    return page(request, "themes.html", {"themes": shown, "path": path, "outliers": raw.get("outlier_share") if isinstance(raw, dict) else None})
+    if not isinstance(raw, dict) or not isinstance(raw.get("themes"), list):
+        return page(request, "themes.html", {"themes": None, "path": path, "problem": f"{path}: not a themes file written by `incident-lens themes`; run it again"})
+    summary = raw.get("summary") or {}
+    return page(request, "themes.html", {"themes": shown_themes(raw), "path": path, "outliers": summary.get("in_no_theme"),
+                                         "collection": summary.get("collection"), "fitted_at": summary.get("fitted_at")})
 
 
-def _theme(theme: dict, position: int) -> dict:
-    keywords = theme.get("keywords") or []
-    if isinstance(keywords, str):
-        keywords = [k.strip() for k in keywords.split(",") if k.strip()]
-    summary = theme.get("summary") or ""
-    name = theme.get("name") or ""
-    if isinstance(summary, dict):
-        name = name or summary.get("name", "")
-        summary = summary.get("summary", "")
-    representatives = []
-    for rep in theme.get("representatives") or theme.get("representative_ids") or []:
-        representatives.append(str(rep.get("id", "")) if isinstance(rep, dict) else str(rep))
-    weekly = theme.get("weekly") or theme.get("weekly_counts") or theme.get("counts") or []
-    if isinstance(weekly, dict):
-        weekly = [weekly[k] for k in sorted(weekly)]
-    counts = [float(c) for c in weekly if isinstance(c, (int, float))]
+def shown_themes(raw: dict) -> list[dict]:
+    """The payload's themes joined with their emerging signal and summary, in the order the page shows them."""
+    signals = (raw.get("emerging") or {}).get("signals") or []
+    rank = {s["theme"]: n for n, s in enumerate(signals)}
+    by_theme = {s["theme"]: s for s in signals}
+    summaries = {s["theme"]: s for s in raw.get("summaries") or []}
+    shown = [_theme(t, by_theme.get(t["id"], {}), summaries.get(t["id"], {})) for t in raw["themes"]]
+    shown.sort(key=lambda t: (not t["emerging"], not t["new"], rank.get(t["id"], len(rank)) if t["emerging"] or t["new"] else 0, -t["size"]))
+    return shown
+
+
+def _theme(theme: dict, signal: dict, summary: dict) -> dict:
+    # Only claims whose quotes were found in the reports are shown; a name is shown only beside one.
+    claims = [c.get("text", "") for c in summary.get("claims") or [] if c.get("evidence_verified")]
     return {
-        "id": theme.get("id", position), "name": name, "keywords": [str(k) for k in keywords][:12],
-        "size": int(theme.get("size") or 0), "share": theme.get("share"), "summary": str(summary),
-        "emerging": bool(theme.get("emerging")), "new": bool(theme.get("new")),
-        "representatives": [r for r in representatives if r][:5], "sparkline": sparkline(counts),
+        "id": theme["id"], "name": (summary.get("name") or "") if claims else "",
+        "keywords": [str(k) for k in theme.get("keywords") or []][:KEYWORDS_SHOWN],
+        "size": int(theme.get("size") or 0), "share": theme.get("share"), "summary": " ".join(c for c in claims if c),
+        "emerging": bool(signal.get("flagged")), "new": bool(signal.get("new")),
+        "window": signal.get("a"), "prr": signal.get("prr"),
+        "representatives": [str(r) for r in theme.get("representatives") or []][:REPRESENTATIVES_SHOWN],
+        "sparkline": sparkline([float(c) for c in signal.get("weekly") or []]),
     }
 
 
