@@ -1,15 +1,15 @@
 """The `incident-lens` command line: parses options, calls a pipeline, prints. Nothing else.
 
-Each area keeps its commands in one module with `register(app)` (core, search, llm, evaluate);
+Each area keeps its commands in one module with `register(app)` (core, search, llm, evaluate, distil);
 heavy libraries are imported inside commands so `--help` stays fast. Entry point: `main()`.
 """
 
 from __future__ import annotations
 
-from incident_lens.cli import core, evaluate, llm, search
+from incident_lens.cli import core, distil, evaluate, llm, search
 from incident_lens.cli.app import app, settings_from
 
-for _module in (core, evaluate, search, llm):
+for _module in (core, evaluate, search, llm, distil):
     _module.register(app)
 
 
