@@ -37,7 +37,7 @@ def distil(
     corrections: Optional[Path] = typer.Option(None, "--corrections", help="A review queue whose 'corrected' cells replace labels (weighted as gold)."),
     gold_weight: Optional[float] = typer.Option(None, "--gold-weight", help="Weight of gold and reviewed rows against pseudo-labels (1) (default 2)."),
     holdout: Optional[float] = typer.Option(None, "--holdout", help="Without --gold: share of pseudo-labelled rows held out to score agreement (default 0.2)."),
-    epochs: int = typer.Option(3, "--epochs", help="encoder: passes over the training rows."),
+    epochs: int = typer.Option(4, "--epochs", help="encoder: passes over the training rows."),
     max_length: int = typer.Option(128, "--max-length", help="encoder: tokens per report seen in training and labelling."),
     split: Optional[Path] = typer.Option(None, "--split", help="Split record of --gold (default: the one evaluate uses)."),
     text_col: Optional[List[str]] = _TEXT_COL,

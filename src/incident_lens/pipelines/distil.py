@@ -64,13 +64,12 @@ def distil(settings, task: Task, student_kind: str, out: Path, gold_path: Path |
     from incident_lens.inputs.gold import load_gold
     from incident_lens.inputs.splits import default_split_path, load_or_create_split
     from incident_lens.inputs.label_files import load_label_file
-    from incident_lens.inputs.report_files import load_reports
     from incident_lens.provenance import library_versions
     from incident_lens.scoring.coverage import accuracy_at_coverage
     from incident_lens.scoring.scores import row_correct, score_predictions
     from incident_lens.students import make_student, save_student
     from incident_lens.students.store import STUDENT_KINDS, student_predict
-    from incident_lens.students.training_data import DEFAULT_GOLD_WEIGHT, DEFAULT_HOLDOUT, assemble
+    from incident_lens.students.training_data import DEFAULT_GOLD_WEIGHT, DEFAULT_HOLDOUT, assemble, load_report_texts
 
     if student_kind not in STUDENT_KINDS:
         raise UserError(f"--student {student_kind}: unknown; use one of {', '.join(STUDENT_KINDS)}")
@@ -97,8 +96,7 @@ def distil(settings, task: Task, student_kind: str, out: Path, gold_path: Path |
     pseudo = reports = None
     if labels_path is not None:
         pseudo = load_label_file(labels_path, task, **read)
-        reports = load_reports(reports_path, text_cols or list(task.input_fields), id_col, max_chars=settings.max_chars,
-                               sheet=sheet, **read)
+        reports = load_report_texts(reports_path, task, settings, text_cols, id_col, sheet)
     corrections = read_corrections(corrections_path, task, settings.encoding) if corrections_path else None
     data = assemble(task, gold, split, pseudo, reports.frame if reports is not None else None,
                     str(reports_path) if reports_path else None, corrections, gold_weight, holdout, settings.seed)
@@ -118,7 +116,12 @@ def distil(settings, task: Task, student_kind: str, out: Path, gold_path: Path |
             coverage=accuracy_at_coverage(row_correct(task, data.held_out.labels, predicted), confidence))
     else:
         held_out["note"] = "no held-out rows: nothing scored"
+    text_forms = [list(x.text_cols) for x in (gold.reports if gold else None, reports) if x is not None]
+    if len(text_forms) == 2 and text_forms[0] != text_forms[1]:
+        data.notes.append(f"gold texts are built from {', '.join(text_forms[0])} but report texts from "
+                          f"{', '.join(text_forms[1])}: give both files the same text columns (--text-col)")
     meta = {
+        "text_cols": text_forms[0],
         "task": {"name": task.name, "kind": task.kind, "labels": task.label_names, "sha256": task.sha256},
         "data": {"gold": _file_record(gold_path, gold.sha256 if gold else None, len(gold) if gold else None),
                  "split": None if split is None else {"path": str(split.path), "seed": split.seed, "counts": split.counts()},

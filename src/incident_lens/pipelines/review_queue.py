@@ -99,8 +99,7 @@ def review_queue(settings, task: Task, out: Path, gold_path: Path | None = None,
 
     from incident_lens.inputs.gold import load_gold
     from incident_lens.inputs.label_files import load_label_file
-    from incident_lens.inputs.report_files import load_reports
-    from incident_lens.students.training_data import check_ids_in_reports, reports_lookup
+    from incident_lens.students.training_data import check_ids_in_reports, load_report_texts, reports_lookup
 
     out = Path(out)
     if out.suffix.lower() != ".csv":
@@ -125,8 +124,7 @@ def review_queue(settings, task: Task, out: Path, gold_path: Path | None = None,
     notes = []
     if labels_path is not None:
         pseudo = load_label_file(labels_path, task, **read)
-        reports = load_reports(reports_path, text_cols or list(task.input_fields), id_col, max_chars=settings.max_chars,
-                               sheet=sheet, **read)
+        reports = load_report_texts(reports_path, task, settings, text_cols, id_col, sheet)
         lookup = reports_lookup(reports.frame)
         check_ids_in_reports(pseudo.ids, pseudo.rows, lookup, str(labels_path), str(reports_path))
         for id_ in pseudo.ids:

@@ -4,7 +4,8 @@ Usage: `label_file_with_student(settings, Path("all.csv"), task, Path("labels.cs
 (`label_file(..., program="students/harm")` comes here). The file is validated in one pass holding
 only its ids, then read, labelled and written 8,192 reports at a time, so memory stays flat however
 long the file; each chunk is flushed when written, and `resume=True` skips the ids already in `out`.
-Rows have the same columns as an LLM run's: the label(s), the student's `confidence`, no evidence
+Texts are built from the columns the student learnt from (`text_cols` in its meta.json) unless
+`text_cols` says otherwise. Rows have the same columns as an LLM run's: the label(s), the student's `confidence`, no evidence
 (`evidence_verified` false), status ok, no tokens, and the chunk's time per report as `latency_s`.
 """
 
@@ -35,9 +36,11 @@ def label_file_with_student(settings, path: Path, task: Task | str, out: Path, s
     check_output(out, resume, ".csv")
     header = output_header(task)
     done = done_ids_csv(out, header) if resume and out.exists() else set()
-    reports = open_reports(path, text_cols or list(task.input_fields), id_col, max_chars=settings.max_chars,
-                           encoding=settings.encoding, cache_dir=workspace.cache_dir, limit=limit, sheet=sheet)
     student, meta = load_student(student_dir, task, settings)
+    # The student learnt texts built from these columns (joined under their names when several): label the same form.
+    text_cols = text_cols or meta.get("text_cols") or list(task.input_fields)
+    reports = open_reports(path, text_cols, id_col, max_chars=settings.max_chars,
+                           encoding=settings.encoding, cache_dir=workspace.cache_dir, limit=limit, sheet=sheet)
     with RunRecord(workspace, "label", settings, argv) as run:
         run.add_input("reports", path, reports.sha256)
         run.add_input("student", Path(student_dir) / META_FILE, file_sha256(Path(student_dir) / META_FILE))

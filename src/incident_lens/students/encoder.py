@@ -23,6 +23,7 @@ from incident_lens.pipelines.baselines import targets
 HEAD_FILE = "head.pt"
 ENCODER_DIR = "encoder"
 CONFIG_FILE = "encoder-student.json"
+HEAD_LR_FACTOR = 20
 
 
 def _torch_module(encoder, width: int, outputs: int):
@@ -47,7 +48,7 @@ def _torch_module(encoder, width: int, outputs: int):
 class EncoderStudent:
     name = "encoder"
 
-    def __init__(self, task: Task, model_path: Path, epochs: int = 3, batch_size: int = 16, learning_rate: float = 5e-5,
+    def __init__(self, task: Task, model_path: Path, epochs: int = 3, batch_size: int = 16, learning_rate: float = 1e-4,
                  max_length: int = 128, seed: int = 0, threads: int | None = None):
         self.task = task
         self.model_path = Path(model_path)
@@ -94,7 +95,11 @@ class EncoderStudent:
         rng = np.random.default_rng(self.seed)
         steps_per_epoch = math.ceil(len(texts) / self.batch_size)
         total = steps_per_epoch * self.epochs
-        optimiser = torch.optim.AdamW(self.module.parameters(), lr=self.learning_rate, weight_decay=0.01)
+        # The new head starts from nothing and the encoder from a good place: the head learns HEAD_LR_FACTOR
+        # times faster (with one rate for both, 39 steps on 200 demo rows left the head near chance).
+        optimiser = torch.optim.AdamW([
+            {"params": self.module.encoder.parameters(), "lr": self.learning_rate},
+            {"params": self.module.head.parameters(), "lr": self.learning_rate * HEAD_LR_FACTOR}], weight_decay=0.01)
         # Linear warm-up over the first 10 % of steps, then linear decay: the usual schedule for BERT-sized fine-tuning.
         warm = max(1, total // 10)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -122,7 +127,7 @@ class EncoderStudent:
                 loss.backward()
                 optimiser.step()
                 scheduler.step()
-                running += float(loss)
+                running += float(loss.detach())
                 done += 1
                 if progress:
                     progress(done, total)

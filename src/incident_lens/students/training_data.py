@@ -56,6 +56,18 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)
 
 
+def load_report_texts(path, task: Task, settings, text_cols: list[str] | None = None, id_col: str | None = None,
+                      sheet: str | None = None):
+    """The reports a labels file was made from (a ReportSet), texts built as for a gold file: `text_cols`,
+    else the task's input fields the file has (so the student sees the same text form as from gold)."""
+    from incident_lens.inputs.gold import text_columns
+    from incident_lens.inputs.report_files import Table, load_reports
+
+    columns = Table(path, settings.encoding, sheet).columns
+    return load_reports(path, text_columns(path, task, columns, text_cols), id_col, max_chars=settings.max_chars,
+                        encoding=settings.encoding, cache_dir=settings.workspace.cache_dir, sheet=sheet)
+
+
 def reports_lookup(frame) -> dict[str, str]:
     return dict(zip(frame["id"].tolist(), frame["text"].tolist()))
 
