@@ -100,6 +100,7 @@ def review_queue(
     student: Optional[Path] = typer.Option(None, "--student", help="A student folder (from distil) whose disagreements are flagged too."),
     oof_student: str = typer.Option("tfidf-lr", "--oof-student", help="tfidf-lr or embed-lr: the model behind the out-of-fold probabilities."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds for the out-of-fold probabilities."),
+    limit: int = typer.Option(0, "--limit", help="Write only the top N flagged reports (0: all)."),
     text_col: Optional[List[str]] = _TEXT_COL,
     id_col: Optional[str] = _ID_COL,
     encoding: Optional[str] = ENCODING,
@@ -118,7 +119,7 @@ def review_queue(
         with console.status("cross-validating and ranking"):
             result = run_queue(settings, the_task, out, gold_path=gold, labels_path=labels, reports_path=reports,
                                student_dir=student, oof_student=oof_student, folds=folds, text_cols=text_col or None,
-                               id_col=id_col, sheet=sheet)
+                               id_col=id_col, sheet=sheet, limit=limit or None)
         run.set("output", str(result.out.absolute()))
         run.count("checked", result.checked)
         run.count("queued", result.queued)

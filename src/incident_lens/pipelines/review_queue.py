@@ -93,7 +93,8 @@ def out_of_fold(task: Task, texts: list[str], labels: list, kind: str, settings,
 def review_queue(settings, task: Task, out: Path, gold_path: Path | None = None, labels_path: Path | None = None,
                  reports_path: Path | None = None, student_dir: Path | None = None, oof_student: str = "tfidf-lr",
                  folds: int = DEFAULT_FOLDS, text_cols: list[str] | None = None, id_col: str | None = None,
-                 sheet: str | None = None) -> QueueResult:
+                 sheet: str | None = None, limit: int | None = None) -> QueueResult:
+    """Write the queue (see the module docstring); `limit`: only the top `limit` rows."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
@@ -176,6 +177,10 @@ def review_queue(settings, task: Task, out: Path, gold_path: Path | None = None,
     score = (1 - quality) + flagged.astype(float) + 0.5 * disagreements
     queued = [i for i in range(n) if flagged[i] or disagreements[i]]
     queued.sort(key=lambda i: (-score[i], ids[i]))
+    if limit:
+        if len(queued) > limit:
+            notes.append(f"{len(queued)} report(s) flagged; the top {limit} written (--limit)")
+        queued = queued[:limit]
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("w", newline="", encoding="utf-8") as handle:

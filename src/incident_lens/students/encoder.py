@@ -66,7 +66,10 @@ class EncoderStudent:
 
     def _build(self, encoder_path: Path):
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # "Loading weights" bars would land in every command's output
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_path))
         encoder = AutoModel.from_pretrained(str(encoder_path))
         outputs = sum(len(c) for c in self.classes.values())
