@@ -273,3 +273,44 @@ def test_review_queue_empty_state_and_bad_inputs(home, tmp_path):
     result = runner.invoke(app, ["distil", "--task", str(task_file), "--labels", str(pseudo), "--reports", str(reports),
                                  "--corrections", str(bad), "--out", str(tmp_path / "st")])
     assert result.exit_code == 2 and "row 1 (id 'T001'), column 'corrected': 'explosion' is not a label" in result.output
+
+
+FINDINGS_TASK = """
+name = "finds"
+kind = "findings"
+description = "Findings."
+input_fields = ["description"]
+[[labels]]
+name = "fall"
+definition = "A fall."
+[[labels]]
+name = "medication"
+definition = "A medication error."
+[[labels]]
+name = "device"
+definition = "A device failure."
+"""
+
+
+def test_review_queue_on_a_findings_task_flags_gold_llm_disagreements(home, tmp_path):
+    task_file = tmp_path / "finds.toml"
+    task_file.write_text(FINDINGS_TASK, encoding="utf-8")
+    names = list(PHRASES)
+    texts, labels = _rows("findings", 60, seed=2)
+    ids = [f"F{i:03d}" for i in range(len(texts))]
+    gold = _write_csv(tmp_path / "gold.csv", ["id", "description", *names],
+                      [[i, t, *[lab[n] for n in names]] for i, t, lab in zip(ids, texts, labels)])
+    reports = _write_csv(tmp_path / "reports.csv", ["id", "description"], list(map(list, zip(ids, texts))))
+    disagree = set(ids[:3])
+    llm_rows = [[i, *["uncertain" if i in disagree else lab[n] for n in names], "ok"] for i, lab in zip(ids, labels)]
+    pseudo = _write_csv(tmp_path / "llm.csv", ["id", *names, "status"], llm_rows)
+    out = tmp_path / "queue.csv"
+    result = runner.invoke(app, ["review-queue", "--task", str(task_file), "--gold", str(gold), "--labels", str(pseudo),
+                                 "--reports", str(reports), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in _read(out)}
+    assert disagree <= set(rows)
+    for id_ in disagree:
+        assert "gold and LLM disagree" in rows[id_]["reason"] and rows[id_]["current_source"] == "gold"
+        assert rows[id_]["llm"] == "fall=uncertain; medication=uncertain; device=uncertain"
+        assert "=positive" in rows[id_]["current"]
