@@ -4,12 +4,14 @@ Usage (each part under 10 minutes on 2 cores; run under `flock /tmp/bench.lock`)
     .venv/bin/python bench/bench_distil.py quality --datasets harm,incident-type,cxr-findings [--max-train 600]
     .venv/bin/python bench/bench_distil.py quality --datasets vaers,maude,openi --max-train 600 --max-test 600
     .venv/bin/python bench/bench_distil.py cleaning --datasets harm,incident-type,vaers,maude [--flip 0.05]
+    .venv/bin/python bench/bench_distil.py pseudo --datasets harm,incident-type,vaers,maude
     .venv/bin/python bench/bench_distil.py scale --rows 50000,200000
 quality: `tfidf-lr`, `embed-lr` and `encoder` students trained on the same gold rows (a seeded stratified
 70/30 split, train capped at --max-train rows, test at --max-test), scored on the same test rows.
 cleaning: flip --flip of the train labels at random (to another label), run `review-queue` on the train
 rows; precision of the top-N queued rows (N = flipped rows) at finding flipped ones, and a tfidf-lr
 student's test macro-F1 trained on clean / flipped / flipped minus the top-N queued rows.
+pseudo: a student trained on a teacher's pseudo-labels against one trained on gold (see `pseudo`).
 scale: a large report file made by resampling the demo incidents (ids unique, texts repeated), labelled
 by a tfidf-lr student with `label --program DIR` (streamed): reports/s, resident memory as it goes, and
 hours projected for 2.5 million reports on 2 and 16 cores (one process per core, each on its share).
@@ -182,6 +184,48 @@ def cleaning(args, settings, workdir: Path) -> str:
     return "\n".join(lines)
 
 
+def pseudo(args, settings, workdir: Path) -> str:
+    """Students trained on pseudo-labels of a teacher against students trained on gold, same train rows.
+
+    The teacher is an `embed-lr` trained on the first --teacher-rows gold train rows (the bundled 135M LLM
+    answers mostly one label, see Prompt variants, so it would teach nothing); it labels the other
+    train rows, and the student learns from its gold rows (weight 2) plus those pseudo-labels (weight 1)."""
+    from incident_lens.scoring.scores import score_predictions
+    from incident_lens.students import make_student
+    from incident_lens.students.store import student_predict
+
+    lines = ["| data set | train rows | teacher gold rows | teacher macro-F1 | tfidf-lr on teacher gold only | "
+             "tfidf-lr on teacher gold + pseudo-labels | tfidf-lr on all train gold | pseudo-label agreement with gold |",
+             "|---|---|---|---|---|---|---|---|"]
+    embedder = None
+    for name in args.datasets:
+        task, frame, note = load_dataset(name, Path(args.data), workdir, args.vaers_sample)
+        if task is None:
+            print(f"skipped {name}: {args.data} not found")
+            continue
+        train, test, _ = gold_split(task, frame, workdir, name, args.max_train, args.max_test, settings)
+        k = min(args.teacher_rows, len(train) // 2)
+        teacher = make_student("embed-lr", task, settings, embedder=embedder)
+        embedder = teacher.embedder
+        teacher.fit(train.texts[:k], train.labels[:k])
+
+        def macro(predicted) -> float:
+            return score_predictions(task, test.labels, predicted, n_boot=1)["macro_f1"]
+
+        pseudo_labels = student_predict(teacher, train.texts[k:])[0]
+        agreement = float(np.mean([a == b for a, b in zip(pseudo_labels, train.labels[k:])]))
+        few = make_student("tfidf-lr", task, settings).fit(train.texts[:k], train.labels[:k])
+        mixed = make_student("tfidf-lr", task, settings).fit(train.texts, list(train.labels[:k]) + pseudo_labels,
+                                                             [2.0] * k + [1.0] * len(pseudo_labels))
+        full = make_student("tfidf-lr", task, settings).fit(train.texts, train.labels)
+        line = (f"| {name} | {len(train)} | {k} | {macro(student_predict(teacher, test.texts)[0]):.3f} | "
+                f"{macro(student_predict(few, test.texts)[0]):.3f} | {macro(student_predict(mixed, test.texts)[0]):.3f} | "
+                f"{macro(student_predict(full, test.texts)[0]):.3f} | {agreement:.3f} |")
+        print(line, flush=True)
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def make_big_file(path: Path, rows: int) -> None:
     """Demo incidents resampled (seeded) to `rows` reports with unique ids; written in chunks."""
     demo = pd.read_csv(REPO / "data" / "demo" / "incidents.csv", dtype=str, keep_default_na=False)
@@ -238,7 +282,7 @@ def scale(args, settings, workdir: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["quality", "cleaning", "scale"])
+    parser.add_argument("part", choices=["quality", "cleaning", "pseudo", "scale"])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--datasets", default="harm,incident-type,cxr-findings", type=lambda s: [x for x in s.split(",") if x])
     parser.add_argument("--students", default="tfidf-lr,embed-lr,encoder", type=lambda s: [x for x in s.split(",") if x])
@@ -248,6 +292,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--flip", type=float, default=0.05)
+    parser.add_argument("--teacher-rows", type=int, default=100)
     parser.add_argument("--rows", default="50000,200000", type=lambda s: [int(x) for x in s.split(",") if x])
     args = parser.parse_args()
     from incident_lens import offline
@@ -258,7 +303,7 @@ def main() -> None:
     settings = load_settings(home=workdir / "ws")
     print(f"{args.part}: {' '.join(sys.argv[1:])}; cpu {os.cpu_count()}; load {os.getloadavg()[0]:.1f}", flush=True)
     try:
-        table = {"quality": quality, "cleaning": cleaning, "scale": scale}[args.part](args, settings, workdir)
+        table = {"quality": quality, "cleaning": cleaning, "pseudo": pseudo, "scale": scale}[args.part](args, settings, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()
