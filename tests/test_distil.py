@@ -254,7 +254,8 @@ def test_review_queue_flags_deliberately_flipped_labels_first(home, tmp_path):
                                  "--corrections", str(out), "--out", str(tmp_path / "st")])
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "st" / "meta.json").read_text())
-    assert meta["counts"].get("reviewed", 0) + sum(1 for r in rows if r["id"] in flipped and r["id"] not in meta["train_ids"]) >= 1
+    corrected = {r["id"] for r in rows if r["id"] in flipped} & set(meta["train_ids"])
+    assert corrected and meta["counts"]["reviewed"] == len(corrected)
 
 
 def test_review_queue_empty_state_and_bad_inputs(home, tmp_path):
