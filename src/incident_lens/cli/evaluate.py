@@ -34,7 +34,7 @@ def evaluate(
     ctx: typer.Context,
     task: str = typer.Option(..., "--task", help="Task name or task file."),
     gold: Path = typer.Option(..., "--gold", help="Gold file (CSV/TSV/Parquet/JSONL/XLSX) with the report fields and the task's label column(s)."),
-    method: List[str] = typer.Option(..., "--method", help="tfidf-lr, embed-lr, knn, zero-shot, rag, or a compiled program .json (repeatable)."),
+    method: List[str] = typer.Option(..., "--method", help="tfidf-lr, embed-lr, knn, zero-shot, rag, a compiled program .json, or a student folder from distil (repeatable)."),
     train: Optional[Path] = typer.Option(None, "--train", help="Train file for the baselines; GOLD is then all test. Default: GOLD's recorded split."),
     model: Optional[Path] = typer.Option(None, "--model", help="GGUF model for zero-shot, rag and compiled programs (default: the bundled SmolLM2-135M-Instruct)."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one)."),

@@ -59,7 +59,7 @@ def label(
     chat_template: Optional[str] = _CHAT_TEMPLATE,
     program: str = typer.Option("zero-shot", "--program", help="zero-shot, rag (needs an index built with --meta LABEL_COLUMN, "
                                 "and context room for the examples: 8192 tokens, the default for models trained on that much), "
-                                "or a compiled program optimized/FILE.json."),
+                                "a compiled program optimized/FILE.json, or a student folder written by distil (streamed, classifier speed)."),
     collection: str = typer.Option("incidents", "--collection", help="Index of labelled reports for --program rag."),
     rag_k: Optional[int] = typer.Option(None, "--rag-k", "-k", help="Labelled examples shown in each prompt with --program rag "
                                         "(default: the rag_k setting, 4)."),

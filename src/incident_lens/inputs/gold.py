@@ -152,7 +152,7 @@ def _findings(path: Path, task: Task, frame, rows: list[int]) -> list[dict]:
     return [{name: columns[name][i] for name in task.label_names} for i in range(len(rows))]
 
 
-def _text_columns(path: Path, task: Task, columns: list[str], text_cols: list[str] | None) -> list[str]:
+def text_columns(path: Path, task: Task, columns: list[str], text_cols: list[str] | None) -> list[str]:
     if text_cols:
         return text_cols
     present = [c for c in task.input_fields if c in columns]
@@ -177,7 +177,7 @@ def load_gold(path: Path, task: Task, text_cols: list[str] | None = None, id_col
     path = Path(path)
     columns = Table(path, encoding, sheet).columns  # names only; load_reports reads the rows
     explicit_text = bool(text_cols)
-    text_cols = _text_columns(path, task, columns, text_cols)
+    text_cols = text_columns(path, task, columns, text_cols)
     reports = load_reports(path, text_cols=text_cols, id_col=id_col, max_chars=max_chars, cache_dir=cache_dir,
                            encoding=encoding, sheet=sheet)
     frame = reports.frame

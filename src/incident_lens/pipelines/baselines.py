@@ -78,18 +78,20 @@ def _weight_name(class_weight: str | None) -> str:
     return class_weight or "none"
 
 
-def fit_tuned(features, column: list[str], seed: int = 0):
+def fit_tuned(features, column: list[str], seed: int = 0, sample_weight=None):
     """(fitted logistic regression, what was chosen): C and class weights by stratified k-fold CV on these rows.
 
     k = min(3, rows of the rarest class), scored by macro-F1. A class with a single row cannot be in a
     training and a held-out fold at once: the defaults are fitted instead, and the note says so.
+    `sample_weight` (one per row, e.g. gold above pseudo-labels) weights the fits; the CV scores are unweighted.
     """
+    fit_args = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight, dtype=float)}
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     counts = Counter(column)
     rarest, smallest = min(counts.items(), key=lambda item: (item[1], item[0]))
     if smallest < 2:
-        model = _logistic_regression().fit(features, column)
+        model = _logistic_regression().fit(features, column, **fit_args)
         return model, {"C": DEFAULT_C, "class_weight": _weight_name(DEFAULT_CLASS_WEIGHT),
                        "note": f"class '{rarest}' has {smallest} train row: not cross-validated, defaults used"}
     grid = [(DEFAULT_C, DEFAULT_CLASS_WEIGHT)] + [(c, w) for c in C_GRID for w in CLASS_WEIGHTS
@@ -98,7 +100,7 @@ def fit_tuned(features, column: list[str], seed: int = 0):
     # GridSearchCV keeps the first of tied settings: the defaults come first in `grid`.
     search = GridSearchCV(_logistic_regression(), [{"C": [c], "class_weight": [w]} for c, w in grid],
                           scoring="f1_macro", cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                          error_score="raise").fit(features, column)
+                          error_score="raise").fit(features, column, **fit_args)
     chosen = search.best_params_
     scores = {f"C={c:g}, class_weight={_weight_name(w)}": round(float(s), 4)
               for (c, w), s in zip(grid, search.cv_results_["mean_test_score"])}
@@ -121,33 +123,44 @@ class _PerTargetLR:
         self.models: dict = {}
         self.tuning: dict[str, dict] = {}
 
-    def fit(self, features, labels: list) -> "_PerTargetLR":
+    def fit(self, features, labels: list, sample_weight=None) -> "_PerTargetLR":
         with _one_blas_thread():
-            return self._fit(features, labels)
+            return self._fit(features, labels, sample_weight)
 
-    def _fit(self, features, labels: list) -> "_PerTargetLR":
+    def _fit(self, features, labels: list, sample_weight=None) -> "_PerTargetLR":
         for name, column in targets(self.task, labels).items():
             classes = sorted(set(column))
             if len(classes) == 1:
                 self.models[name] = _Constant(classes[0])
                 self.tuning[name] = {"note": f"one class in train ('{classes[0]}'): predicted as a constant"}
             else:
-                self.models[name], self.tuning[name] = fit_tuned(features, column, self.seed)
+                self.models[name], self.tuning[name] = fit_tuned(features, column, self.seed, sample_weight)
         return self
 
-    def predict(self, features) -> tuple[list, list[float]]:
+    def probabilities(self, features) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Per target: (its classes, reports x classes probabilities)."""
         n = features.shape[0]
-        columns, confidence = {}, np.ones(n)
+        out = {}
         for name, model in self.models.items():
             if isinstance(model, _Constant):
-                columns[name], conf = model.predict_proba_label(n)
+                out[name] = ([model.value], np.ones((n, 1)))
             else:
-                proba = model.predict_proba(features)
-                columns[name] = model.classes_[proba.argmax(axis=1)].tolist()
-                conf = proba.max(axis=1)
-            # A report is only as certain as its least certain label.
-            confidence = np.minimum(confidence, conf)
-        return assemble(self.task, columns, n), confidence.tolist()
+                out[name] = (model.classes_.tolist(), model.predict_proba(features))
+        return out
+
+    def predict(self, features) -> tuple[list, list[float]]:
+        return predict_from_probabilities(self.task, self.probabilities(features), features.shape[0])
+
+
+def predict_from_probabilities(task: Task, probabilities: dict[str, tuple[list[str], np.ndarray]], n: int) -> tuple[list, list[float]]:
+    """(labels, confidence) from per-target probabilities: the likeliest class of each target; the
+    confidence of a report is that of its least certain target."""
+    columns, confidence = {}, np.ones(n)
+    for name, (classes, proba) in probabilities.items():
+        columns[name] = [classes[j] for j in proba.argmax(axis=1)]
+        # A report is only as certain as its least certain label.
+        confidence = np.minimum(confidence, proba.max(axis=1))
+    return assemble(task, columns, n), confidence.tolist()
 
 
 def tuning_details(model: _PerTargetLR) -> dict:
@@ -168,12 +181,15 @@ class TfidfLR:
         self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000, strip_accents="unicode")
         self.model = _PerTargetLR(task, seed)
 
-    def fit(self, texts: list[str], labels: list) -> "TfidfLR":
+    def fit(self, texts: list[str], labels: list, sample_weight=None) -> "TfidfLR":
         # The vectoriser is fitted once on all train rows, not per CV fold: a term seen only in a held-out
         # fold is zero in every row the regression trains on, so its weight stays 0; only the idf scaling
         # sees the held-out fold, and the test rows are never seen.
-        self.model.fit(self.vectorizer.fit_transform(texts), labels)
+        self.model.fit(self.vectorizer.fit_transform(texts), labels, sample_weight)
         return self
+
+    def probabilities(self, texts: list[str]) -> dict:
+        return self.model.probabilities(self.vectorizer.transform(texts))
 
     def predict(self, texts: list[str]) -> tuple[list, list[float]]:
         return self.model.predict(self.vectorizer.transform(texts))
@@ -210,9 +226,12 @@ class EmbedLR:
         self.embedder = embedder
         self.model = _PerTargetLR(task, seed)
 
-    def fit(self, texts: list[str], labels: list) -> "EmbedLR":
-        self.model.fit(self.embedder.encode(texts), labels)
+    def fit(self, texts: list[str], labels: list, sample_weight=None) -> "EmbedLR":
+        self.model.fit(self.embedder.encode(texts), labels, sample_weight)
         return self
+
+    def probabilities(self, texts: list[str]) -> dict:
+        return self.model.probabilities(self.embedder.encode(texts))
 
     def predict(self, texts: list[str]) -> tuple[list, list[float]]:
         return self.model.predict(self.embedder.encode(texts))

@@ -3,11 +3,12 @@
 Usage:
     result = evaluate(task, Path("data/gold/harm.csv"), ["tfidf-lr", "knn"], settings)
     result.methods[0].scores["macro_f1"]; write_report(result, out_dir)   # see scoring/evaluation_report.py
-Methods: the baselines (`tfidf-lr`, `embed-lr`, `knn`), the LLM programs (`zero-shot`, `rag`) and
-compiled program files (`optimized/harm.json`). Without a separate train file, the gold file's
+Methods: the baselines (`tfidf-lr`, `embed-lr`, `knn`), the LLM programs (`zero-shot`, `rag`),
+compiled program files (`optimized/harm.json`) and student folders written by `distil`. Without a separate train file, the gold file's
 recorded split is used: baselines train on `train`, everything is scored on `test`. A compiled program
-that quotes test rows, or was compiled on this gold file split another way, is refused before anything
-runs (`allow_overlap=True`: scored, with a warning). Each method's details record what it chose (the
+that quotes test rows, or was compiled on this gold file split another way, or a student trained on test
+rows, is refused before anything runs (`allow_overlap=True`: scored, with a warning). Every method's
+scores include accuracy at 80 / 90 / 95 % coverage where it gives a confidence (scoring/coverage.py). Each method's details record what it chose (the
 baselines' cross-validated C and class weights) and, for LLM methods, the LM tokens it used.
 """
 
@@ -21,7 +22,8 @@ from incident_lens.pipelines.baselines import BASELINES, MemoEmbedder, make_base
 from incident_lens.errors import UserError
 from incident_lens.inputs.gold import GoldSet, load_sets
 from incident_lens.inputs.splits import Split
-from incident_lens.scoring.scores import MIN_SUPPORT, score_predictions
+from incident_lens.scoring.coverage import accuracy_at_coverage
+from incident_lens.scoring.scores import MIN_SUPPORT, row_correct, score_predictions
 from incident_lens.inputs.task_files import Task
 
 LLM_METHODS = ("zero-shot", "rag")
@@ -31,7 +33,7 @@ PROGRAM_SUFFIX = ".json"
 @dataclass
 class MethodResult:
     name: str
-    kind: str  # "baseline", "llm" or "program"
+    kind: str  # "baseline", "llm", "program" or "student"
     predictions: list
     confidence: list
     scores: dict
@@ -59,18 +61,28 @@ class Evaluation:
                 | {"ci95": m.scores.get("ci95"), "seconds": round(m.seconds, 2)} for m in self.methods}
 
 
+def _is_student(method: str) -> bool:
+    from incident_lens.students import is_student_dir
+
+    return is_student_dir(method)
+
+
 def check_methods(methods: list[str]) -> list[str]:
-    """The methods as given, each checked: a known name or an existing compiled program file."""
+    """The methods as given, each checked: a known name, an existing compiled program file or a student folder."""
     if not methods:
-        raise UserError(f"give at least one --method: {', '.join(BASELINES + LLM_METHODS)} or a compiled program file")
+        raise UserError(f"give at least one --method: {', '.join(BASELINES + LLM_METHODS)}, a compiled program file "
+                        "or a student folder")
     for method in methods:
-        if method in BASELINES or method in LLM_METHODS:
+        if method in BASELINES or method in LLM_METHODS or _is_student(method):
             continue
+        if Path(method).is_dir():
+            raise UserError(f"--method {method}: a folder but not a student (no meta.json of one); train one with `incident-lens distil`")
         if method.endswith(PROGRAM_SUFFIX):
             if not Path(method).is_file():
                 raise UserError(f"--method {method}: compiled program file not found")
             continue
-        raise UserError(f"--method {method}: unknown; use {', '.join(BASELINES + LLM_METHODS)} or the path of a compiled program (.json)")
+        raise UserError(f"--method {method}: unknown; use {', '.join(BASELINES + LLM_METHODS)}, the path of a compiled "
+                        "program (.json) or a student folder")
     duplicates = sorted({m for m in methods if methods.count(m) > 1})
     if duplicates:
         raise UserError(f"--method {duplicates[0]} is given more than once")
@@ -111,6 +123,22 @@ def run_baseline(name: str, task: Task, train: GoldSet, test: GoldSet, embedder,
     else:
         details["tuning"] = model.tuning()
     return MethodResult(name, "baseline", predictions, confidence, {}, time.perf_counter() - started, details)
+
+
+def run_student(method: str, task: Task, test: GoldSet, settings, tracker: _Tracker) -> MethodResult:
+    """A student folder on every test row (no training: it learnt in `distil`)."""
+    from incident_lens.students import load_student
+    from incident_lens.students.store import student_predict
+
+    bar = tracker.start(method, total=len(test))
+    started = time.perf_counter()
+    student, meta = load_student(Path(method), task, settings)
+    predictions, confidence = student_predict(student, test.texts)
+    tracker.advance(bar, len(test))
+    details = {"student": meta["student"], "folder": str(method), "trained_on": meta.get("counts", {}),
+               "held_out": (meta.get("held_out") or {}).get("scores")}
+    return MethodResult(f"student:{Path(method).name}", "student", predictions, confidence, {},
+                        time.perf_counter() - started, details)
 
 
 def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embedder, settings, tracker: _Tracker, lm,
@@ -163,7 +191,17 @@ def check_overlap(methods: list[str], test: GoldSet, split: Split | None, allow_
 
     found = {}
     for method in methods:
-        if method.endswith(PROGRAM_SUFFIX):
+        if _is_student(method):
+            from incident_lens.students import read_meta
+
+            shared = set(read_meta(Path(method)).get("train_ids", [])) & set(test.ids)
+            problems = [f"trained on {len(shared)} of the {len(test)} test rows"] if shared else []
+            if problems and not allow_overlap:
+                raise UserError(f"{method}: student {problems[0]}; its scores would be optimistic: score it on other rows, "
+                                "train it with this gold file (distil --gold keeps its test split out) or pass --allow-overlap")
+            if problems:
+                found[method] = problems
+        elif method.endswith(PROGRAM_SUFFIX):
             problems = compile_test_overlap(Path(method), test, split)
             if problems and not allow_overlap:
                 raise UserError(f"{method}: {'; '.join(problems)}; its scores would be optimistic: score it on rows it was "
@@ -175,6 +213,10 @@ def check_overlap(methods: list[str], test: GoldSet, split: Split | None, allow_
 
 def _needs_embedder(methods: list[str]) -> bool:
     return any(m in ("embed-lr", "knn", "rag") for m in methods) or any(m.endswith(PROGRAM_SUFFIX) for m in methods)
+
+
+def _needs_lm(methods: list[str]) -> bool:
+    return any(m not in BASELINES and not _is_student(m) for m in methods)
 
 
 def make_embedder(settings):
@@ -220,7 +262,7 @@ def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None
         result.warnings += [f"{method}: scores optimistic, compile and test overlap (--allow-overlap): {p}" for p in problems]
     if embedder is None and _needs_embedder(methods):
         embedder = make_embedder(settings)
-    if lm is None and any(m not in BASELINES for m in methods):
+    if lm is None and _needs_lm(methods):
         from incident_lens.llm import build_lm
 
         lm = build_lm(settings)  # a one-line error when no model is given
@@ -228,6 +270,8 @@ def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None
     for method in methods:
         if method in BASELINES:
             outcome = run_baseline(method, task, train, test, embedder, settings, tracker)
+        elif _is_student(method):
+            outcome = run_student(method, task, test, settings, tracker)
         else:
             outcome = run_llm_method(method, task, train, test, embedder, settings, tracker, lm, result.warnings)
         if method in overlaps:
@@ -236,5 +280,6 @@ def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None
         if outcome.name in taken:  # two compiled files with the same name in different folders
             outcome.name = next(f"{outcome.name}#{n}" for n in range(2, len(taken) + 3) if f"{outcome.name}#{n}" not in taken)
         outcome.scores = score_predictions(task, test.labels, outcome.predictions, min_support=min_support, seed=settings.seed)
+        outcome.scores["coverage"] = accuracy_at_coverage(row_correct(task, test.labels, outcome.predictions), outcome.confidence)
         result.methods.append(outcome)
     return result

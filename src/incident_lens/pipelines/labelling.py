@@ -7,7 +7,9 @@ Each report's row is appended and flushed as soon as it is done, so a killed run
 report in flight and `resume=True` carries on without duplicates. One report's labelling (truncation,
 retries, `error:` rows) is `predicting.predict_one`. A rag run counts the examples each report got and
 the index's neighbours it could not use (unlabelled, or a label not in the task): the counts go in
-the manifest (`rag_examples`) and, when anything fell short, one warning.
+the manifest (`rag_examples`) and, when anything fell short, one warning. `program` may also be a
+student folder written by `distil`: then `student_labelling.label_file_with_student` labels the file,
+streamed, at classifier speed, with the same columns (a confidence, no evidence).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from incident_lens.inputs.task_files import Task, find_task
 from incident_lens.pipelines.output_files import BatchSummary, check_output, drop_partial_line, record_inputs
 from incident_lens.pipelines.predicting import LabelResult, predict_one
 
-META_COLUMNS = ["evidence", "evidence_verified", "unsupported_evidence", "rationale", "status", "truncated",
+META_COLUMNS = ["confidence", "evidence", "evidence_verified", "unsupported_evidence", "rationale", "status", "truncated",
                 "prompt_tokens", "completion_tokens", "latency_s"]
 
 
@@ -58,7 +60,8 @@ def result_row(task: Task, report_id: str, result: LabelResult) -> list:
         answer = [";".join(result.labels)]
     else:
         answer = [result.labels[name] for name in task.label_names]
-    return [report_id, *answer, json.dumps(result.evidence, ensure_ascii=False), str(result.evidence_verified).lower(),
+    confidence = "" if result.confidence is None else f"{result.confidence:.4f}"
+    return [report_id, *answer, confidence, json.dumps(result.evidence, ensure_ascii=False), str(result.evidence_verified).lower(),
             json.dumps(result.unsupported_evidence, ensure_ascii=False), _one_line(result.rationale), result.status,
             str(result.truncated).lower(), result.prompt_tokens, result.completion_tokens, f"{result.latency_s:.3f}"]
 
@@ -211,6 +214,13 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
 
     `k` defaults to `settings.rag_k`; the model is `settings.server` when set (or `server_url`), else the
     GGUF; the file is read with `settings.encoding` (`sheet`: the sheet of an .xlsx file)."""
+    from incident_lens.students import is_student_dir
+
+    if is_student_dir(program):
+        from incident_lens.pipelines.student_labelling import label_file_with_student
+
+        return label_file_with_student(settings, path, task, out, Path(program), resume=resume, limit=limit,
+                                       text_cols=text_cols, id_col=id_col, progress=progress, argv=argv, sheet=sheet)
     import dspy
 
     from incident_lens.llm import build_lm

@@ -38,6 +38,8 @@ class LabelResult:
     truncated: bool = False
     unsupported_evidence: list[str] = field(default_factory=list)
     cached_prompt_tokens: int = 0
+    # Probability of the chosen label(s), where the method gives one (students); LLM programs give none yet.
+    confidence: float | None = None
 
     @property
     def ok(self) -> bool:

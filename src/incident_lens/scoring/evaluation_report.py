@@ -87,6 +87,24 @@ def recommendation(evaluation, strong=lambda name: name) -> str:
     return f"{head}; within its 95 % interval: {within}{cheaper}. {costs}"
 
 
+def coverage_section(evaluation) -> list[str]:
+    """report.md lines: accuracy when only the most confident 80 / 90 / 95 % of reports are labelled automatically."""
+    rows = []
+    for m in evaluation.methods:
+        coverage = m.scores.get("coverage")
+        if coverage is None:
+            rows.append([m.name] + ["no confidence"] * 3)
+        else:
+            rows.append([m.name] + [f"{c['accuracy']:.3f} (confidence >= {c['min_confidence']:.2f})" for c in coverage.values()])
+    if not rows:
+        return []
+    return ["## Accuracy against coverage", "",
+            "Label only the reports a method is most confident about, send the rest to people: accuracy (whole label "
+            "set right) of the most confident 80 / 90 / 95 % of test reports, and the confidence threshold that keeps them. "
+            "LLM programs give no confidence yet.", "",
+            _md_table(["method", "80 % coverage", "90 % coverage", "95 % coverage"], rows), ""]
+
+
 def metrics_document(evaluation) -> dict:
     test, train, split = evaluation.test, evaluation.train, evaluation.split
     return {
@@ -228,6 +246,7 @@ def markdown_report(evaluation, plots: dict[str, str]) -> str:
     parts.append(f"Scoring: {evaluation.methods[0].scores['scoring'] if evaluation.methods else ''}. "
                  "Intervals: 95 % bootstrap over test reports (1,000 resamples).")
     parts.append("")
+    parts += coverage_section(evaluation)
     undefined = [m for m in evaluation.methods if m.scores.get("kappa") is None and m.scores.get("kappa_note")]
     if undefined:
         parts.append("Kappa " + "; ".join(f"of {m.name}: {m.scores['kappa_note']}" for m in undefined)
