@@ -159,16 +159,22 @@ def test_review_decisions_are_logged_applied_and_survive_a_restart(workspace, se
     stale = decide(client, slug, "INC-000001", 0, "correct", "No harm")  # a second tab still showing version 0
     assert stale.status_code == 409 and "another tab" in stale.text and "nothing was overwritten" in stale.text
     assert decide(client, slug, "INC-000002", 0, "correct", "").status_code == 400
-    decide(client, slug, "INC-000002", 0, "correct", "Severe harm")
+    decide(client, slug, "INC-000002", 0, "correct", "Severe")
 
     queue = client.app.state.queues[slug]
     audit = [json.loads(line) for line in queue.audit_path.read_text().splitlines()]
     assert [(a["item"], a["action"], a["reviewer"]) for a in audit] == [("INC-000001", "accept", "Dr Test"), ("INC-000002", "correct", "Dr Test")]
     suggested = list(csv.DictReader(queue_path.open()))[0]["suggested"]
-    assert audit[0]["old"] == rows.loc[0, "harm"] and audit[0]["new"] == suggested and audit[1]["new"] == "Severe harm"
+    assert audit[0]["old"] == rows.loc[0, "harm"] and audit[0]["new"] == suggested and audit[1]["new"] == "Severe"
     corrected = {r["id"]: r for r in csv.DictReader(queue.corrected_path.open())}
-    assert corrected["INC-000001"]["label"] == suggested and corrected["INC-000001"]["decision"] == "accepted"
-    assert corrected["INC-000002"]["label"] == "Severe harm" and corrected["INC-000003"]["decision"] == "pending"
+    assert corrected["INC-000001"]["corrected"] == suggested and corrected["INC-000001"]["decision"] == "accepted"
+    assert corrected["INC-000002"]["corrected"] == "Severe" and corrected["INC-000003"]["decision"] == "pending"
+    assert corrected["INC-000003"]["corrected"] == "" and corrected["INC-000001"]["reason"] == "student disagrees"
+    # The corrected queue is what `distil --corrections` reads: decided rows only.
+    from incident_lens.pipelines.distil import read_corrections
+    from incident_lens.inputs.task_files import find_task
+
+    assert read_corrections(queue.corrected_path, find_task("harm")) == {"INC-000001": suggested, "INC-000002": "Severe"}
 
     # A kill mid-line leaves half an entry; a restarted server drops it and comes back with the same state.
     with queue.audit_path.open("a") as handle:
@@ -177,7 +183,7 @@ def test_review_decisions_are_logged_applied_and_survive_a_restart(workspace, se
     restarted.post(f"/review/{slug}", data={"reviewer": "Dr Test"})
     assert restarted.get(f"/review/{slug}").url.path.endswith("/item/INC-000003")
     again = restarted.app.state.queues[slug]
-    assert again.state("INC-000001").version == 1 and again.value(again.item("INC-000002")) == "Severe harm"
+    assert again.state("INC-000001").version == 1 and again.value(again.item("INC-000002")) == "Severe"
     assert len(again.audit_path.read_text().splitlines()) == 2
 
 

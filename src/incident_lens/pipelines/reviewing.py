@@ -9,7 +9,8 @@ A queue is a CSV with columns `id,current,suggested,confidence,reason` (as `revi
 `field` and `evidence`), or any labels file written by `label` (one item per report and label column).
 Everything written lives in `<workspace>/review/<queue name>-<hash of its path>/`: `audit.jsonl` (one
 line per decision, fsynced before the decision counts: when, item, old -> new, reason, reviewer) and
-`corrected.csv` (the labels with every decision applied, rewritten atomically). The audit log is the
+`corrected.csv` (rewritten atomically: a labels file with every decided value in place; a queue with its own
+columns, the decided label in `corrected` as `distil --corrections` reads it, and decision, reviewer, when). The audit log is the
 state: it is replayed on open, so a killed or restarted server carries on where it stopped. Each item
 has a version (its number of decisions); a decision made on an older version (another tab got there
 first) is refused with `StaleDecision` and nothing is written.
@@ -31,6 +32,8 @@ from incident_lens.pipelines.output_files import drop_partial_line
 
 ACTIONS = ("accept", "correct", "skip")
 QUEUE_COLUMNS = ("id", "current", "suggested", "confidence", "reason")
+# Added to a queue's own columns in its corrected file.
+DECISION_COLUMNS = ("decision", "reviewer", "decided_at")
 # The columns `label` writes after its label columns (pipelines/labelling.py META_COLUMNS starts here).
 FIRST_META_COLUMN = "evidence"
 MAX_VALUE = 500
@@ -288,15 +291,17 @@ class ReviewQueue:
                 if state.value is not None:
                     rows[item.row][source.header.index(item.field)] = state.value
             return list(source.header), rows
-        has_field = "field" in source.header
-        label_column = "label"
-        if self.task is not None and self.task.kind == "multi":
-            label_column = "labels"
-        header = ["id", *(["field"] if has_field else []), label_column, "status", "decision", "reviewer", "decided_at"]
+        # A queue keeps its columns, the decided label in `corrected` (blank: no decision), which `distil --corrections` reads.
+        header = list(source.header) + [c for c in ("corrected", *DECISION_COLUMNS) if c not in source.header]
+        at = {name: i for i, name in enumerate(header)}
         rows = []
         for item in self.items:
             state = self._states[item.key]
-            rows.append([item.id, *([item.field] if has_field else []), self.value(item), "ok", state.decision, state.reviewer, state.when])
+            row = list(source.rows[item.row]) + [""] * (len(header) - len(source.header))
+            if state.value is not None:
+                row[at["corrected"]] = state.value
+            row[at["decision"]], row[at["reviewer"]], row[at["decided_at"]] = state.decision, state.reviewer, state.when
+            rows.append(row)
         return header, rows
 
 
