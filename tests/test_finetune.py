@@ -124,6 +124,7 @@ def test_training_prompt_is_the_prompt_the_program_sends(tiny_gguf, topic, home,
     assert len(sent[0]) > len(sent[2]) or len(sent[2]) > len(sent[0])  # brief and program prompts differ
 
 
+@pytest.mark.slow
 def test_finetune_save_load_label_evaluate_summarise(tiny_gguf, topic, home, tmp_path):
     task, gold = topic
     task_file = tmp_path / "topic.toml"
@@ -172,6 +173,7 @@ class Killed(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_kill_continues_and_matches_an_uninterrupted_run(tiny_gguf, topic, home, tmp_path):
     from incident_lens.llm.gguf_weights import read_llama_gguf
     from incident_lens.pipelines.finetuning import finetune

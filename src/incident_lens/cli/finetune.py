@@ -34,9 +34,12 @@ def run_finetune(settings, task: str, gold: Path, out: Path | None, program: str
     with RunRecord(workspace, "optimise", settings) as run:
         run.add_input("task", the_task.source, the_task.sha256)
         with job_progress(console) as progress:
-            bar = progress.add_task("fine-tuning", total=None)
+            bar = None
 
             def hear(event) -> None:
+                nonlocal bar
+                if bar is None:  # only once the inputs are checked: an error stays one line
+                    bar = progress.add_task("fine-tuning", total=None)
                 if isinstance(event, StepReport):
                     progress.update(bar, completed=event.step, total=event.total_steps,
                                     description=f"step {event.step}/{event.total_steps} loss {event.loss:.3f} "
