@@ -157,7 +157,20 @@ def test_finetune_save_load_label_evaluate_summarise(tiny_gguf, topic, home, tmp
     assert len(rows) == 3 and set(rows["label"].dropna()) <= {"fall", "medication", "device"}
     manifest = json.loads(next((home / "runs").glob("*-label/manifest.json")).read_text())
     assert manifest["model"]["sha256"] == meta["model"]["sha256"]
-    # A labels file written by `label` teaches: it is a gold file once joined to the report text.
+    # A labels file written by `label` teaches (pseudo-labels): it is a gold set joined to the reports it labelled.
+    all_labels = tmp_path / "all-labels.csv"
+    result = runner.invoke(app, ["label", str(gold), "--task", str(task_file), "--program", str(out), "--out", str(all_labels)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["optimise", "--task", str(task_file), "--gold", str(all_labels), "--optimizer", "finetune",
+                                 "--epochs", "1", "--batch-size", "16", "--dev-limit", "1", "--out", str(tmp_path / "p.json")])
+    assert result.exit_code == 2 and "--reports" in result.output
+    result = runner.invoke(app, ["optimise", "--task", str(task_file), "--gold", str(all_labels), "--reports", str(gold),
+                                 "--optimizer", "finetune", "--model", str(tiny_gguf), "--epochs", "1", "--batch-size", "16",
+                                 "--dev-limit", "1", "--out", str(tmp_path / "p.json")])
+    assert result.exit_code == 0, result.output
+    pseudo = json.loads((tmp_path / "p.meta.json").read_text())["data"]["pseudo_labels"]
+    assert pseudo["labels_file"] == "all-labels.csv" and pseudo["rows"] + pseudo["left_out_not_ok"] == 24
+    assert not list(tmp_path.glob("*.tmp"))
     result = runner.invoke(app, ["evaluate", "--task", str(task_file), "--gold", str(gold), "--method", str(out),
                                  "--format", "json", "--allow-overlap"])
     assert result.exit_code == 0, result.output

@@ -138,6 +138,8 @@ def optimise(
     quant: str = typer.Option("f16", "--quant", help="finetune: f16 or q8_0 weights in the written GGUF."),
     instructions: str = typer.Option("brief", "--instructions", help="finetune: brief (task and label names; the weights learn "
                                      "the definitions; a third of the tokens) or program (the full label definitions)."),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="finetune: with --gold a labels file written by `label` "
+                                           "(pseudo-labels), the report file it labelled."),
     dev_limit: int = typer.Option(0, "--dev-limit", help="finetune: score only the first N dev reports before and after (0: all)."),
 ) -> None:
     """Compile a labelling program against a gold set and save it (with a meta file saying how)."""
@@ -150,7 +152,7 @@ def optimise(
                                  **server_options(server, server_model, allow_remote_server))
         run_finetune(settings, task, gold, out, program=program, epochs=epochs, lr=lr, max_minutes=max_minutes, seed=seed,
                      batch_size=batch_size, quant=quant, instructions=instructions, split=split, split_seed=split_seed,
-                     text_col=text_col, id_col=id_col, sheet=sheet, dev_limit=dev_limit or None)
+                     text_col=text_col, id_col=id_col, sheet=sheet, dev_limit=dev_limit or None, reports=reports)
         return
     from incident_lens.pipelines.optimising import optimise as run_optimise
     from incident_lens.progress import job_progress

@@ -98,7 +98,7 @@ def finetune(task: Task, gold_path: Path, settings, out: Path | None = None, pro
              batch_size: int = 8, quant: str = "f16", instructions: str = "brief", split_path: Path | None = None,
              split_seed: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None,
              sheet: str | None = None, dev_limit: int | None = None, score_dev: bool = True,
-             checkpoint_every: int = 10, progress=None, after_step=None) -> FinetuneResult:
+             checkpoint_every: int = 10, progress=None, after_step=None, reports: Path | None = None) -> FinetuneResult:
     """Fine-tune the settings' GGUF on the train split and write program, meta and GGUF (see the module docstring).
 
     `progress(StepReport | str)` hears each step and each phase; `after_step(step)` runs after each step."""
@@ -128,6 +128,17 @@ def finetune(task: Task, gold_path: Path, settings, out: Path | None = None, pro
         raise UserError(f"--out {out}: a compiled program is a .json file (the GGUF is written beside it)")
     gguf_out = out.with_suffix(".gguf")
     seed = settings.seed if seed is None else seed
+    from incident_lens.inputs.pseudo_labels import is_labels_file, pseudo_gold
+
+    pseudo = None
+    if reports is not None:
+        # Pseudo-labels: a labels file written by `label`, joined to the reports it labelled (inside the workspace).
+        gold_path, pseudo = pseudo_gold(gold_path, reports, task, settings.workspace.ensure(), text_cols, id_col,
+                                        settings.encoding, sheet, settings.max_chars)
+        text_cols, id_col = ["text"], None
+    elif is_labels_file(gold_path, settings.encoding):
+        raise UserError(f"{gold_path}: a labels file written by `label` has no report text; give the reports it labelled "
+                        "with --reports FILE")
     train_set, dev, _test, split = load_sets(task, gold_path, settings, None, split_path, split_seed, text_cols, id_col, sheet=sheet)
     if len(train_set) < MIN_TRAIN_ROWS:
         raise UserError(f"{gold_path}: {len(train_set)} train row(s) in the split; fine-tuning needs at least {MIN_TRAIN_ROWS} "
@@ -179,7 +190,7 @@ def finetune(task: Task, gold_path: Path, settings, out: Path | None = None, pro
              "max_train_tokens": MAX_TRAIN_TOKENS}
     data = {"gold_file": Path(gold_path).name, "gold_sha256": train_set.sha256, "train_ids_sha256": ids_digest(train_set.ids),
             "dev_ids_sha256": ids_digest(dev.ids) if dev is not None else None, "train_rows": len(train_set),
-            "train_tokens_sha256": data_sha, "reports_shortened": shortened}
+            "train_tokens_sha256": data_sha, "reports_shortened": shortened, "pseudo_labels": pseudo}
     gguf_meta = {"base_model": {"file": base.path.name, "sha256": base.sha256, "architecture": base.architecture},
                  "task": {"name": task.name, "kind": task.kind, "sha256": task.sha256, "labels": task.label_names},
                  "data": data, "hyperparameters": hyper, "steps": outcome.steps, "total_steps": outcome.total_steps,
