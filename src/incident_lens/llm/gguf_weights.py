@@ -149,7 +149,7 @@ def torch_model(weights: LlamaWeights):
                          torch_dtype="float32")
     config._attn_implementation = "sdpa"
     model = LlamaForCausalLM(config)
-    state = {name: torch.from_numpy(np.array(array)) for name, array in weights.tensors.items()}
+    state = {name: torch.from_numpy(array if array.flags.writeable else array.copy()) for name, array in weights.tensors.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if not (weights.tied and m == "lm_head.weight") and "rotary_emb" not in m]
     if missing or unexpected:
