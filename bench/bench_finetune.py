@@ -20,6 +20,7 @@ import argparse
 import json
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -89,6 +90,8 @@ def quality(args) -> None:
     folder = OUT / args.dataset
     gold, split = write_gold(task, frame, train_ids, eval_ids, folder)
     settings = Settings(home=OUT / "ws", threads=args.threads)
+    # A checkpoint left by an earlier run stopped at --max-minutes would be resumed: start fresh, and leave none.
+    shutil.rmtree(settings.workspace.home / "finetune", ignore_errors=True)
     train, dev, _test, _ = load_sets(task, gold, settings, None, split)
     started = time.perf_counter()
     baseline = make_baseline("tfidf-lr", task, seed=SEED)
@@ -107,6 +110,7 @@ def quality(args) -> None:
     result = finetune(task, gold, settings, out=folder / "ft.json", epochs=args.epochs, lr=args.lr, seed=SEED,
                       batch_size=args.batch_size, max_minutes=args.max_minutes, split_path=split, progress=hear,
                       checkpoint_every=1000)
+    shutil.rmtree(settings.workspace.home / "finetune", ignore_errors=True)
     meta = result.meta
     t = meta["training"]
     counts = {label: sum(1 for x in train.labels if x == label) for label in task.label_names}
