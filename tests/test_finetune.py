@@ -121,7 +121,7 @@ def test_training_prompt_is_the_prompt_the_program_sends(tiny_gguf, topic, home,
         assert list(example.tokens[: example.n_prompt]) == sent[-2]  # [-1] is render_example's own call
         answer = engine_of(lm).loaded.llama.detokenize(list(example.tokens[example.n_prompt:-1])).decode()
         assert json.loads(answer) == {"evidence": [], "label": "fall"}
-    assert len(sent[0]) > len(sent[2]) or len(sent[2]) > len(sent[0])  # brief and program prompts differ
+    assert len(sent[0]) < len(sent[2])  # brief instructions: no label definitions
 
 
 @pytest.mark.slow
