@@ -150,5 +150,6 @@ def train(model, examples: list[TrainingExample], config: TrainConfig, checkpoin
         if out_of_time and outcome.steps < total:
             outcome.stopped_early = True
             break
+    optimizer.zero_grad(set_to_none=True)  # the gradients' memory back before the model is written and scored
     model.eval()
     return outcome
