@@ -159,7 +159,8 @@ def test_finetune_save_load_label_evaluate_summarise(tiny_gguf, topic, home, tmp
     assert manifest["model"]["sha256"] == meta["model"]["sha256"]
     # A labels file written by `label` teaches (pseudo-labels): it is a gold set joined to the reports it labelled.
     all_labels = tmp_path / "all-labels.csv"
-    result = runner.invoke(app, ["label", str(gold), "--task", str(task_file), "--program", str(out), "--out", str(all_labels)])
+    result = runner.invoke(app, ["label", str(gold), "--task", str(task_file), "--program", str(out), "--out", str(all_labels),
+                                 "--limit", "16"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["optimise", "--task", str(task_file), "--gold", str(all_labels), "--optimizer", "finetune",
                                  "--epochs", "1", "--batch-size", "16", "--dev-limit", "1", "--out", str(tmp_path / "p.json")])
@@ -169,7 +170,7 @@ def test_finetune_save_load_label_evaluate_summarise(tiny_gguf, topic, home, tmp
                                  "--dev-limit", "1", "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 0, result.output
     pseudo = json.loads((tmp_path / "p.meta.json").read_text())["data"]["pseudo_labels"]
-    assert pseudo["labels_file"] == "all-labels.csv" and pseudo["rows"] + pseudo["left_out_not_ok"] == 24
+    assert pseudo["labels_file"] == "all-labels.csv" and pseudo["rows"] + pseudo["left_out_not_ok"] == 16
     assert not list(tmp_path.glob("*.tmp"))
     result = runner.invoke(app, ["evaluate", "--task", str(task_file), "--gold", str(gold), "--method", str(out),
                                  "--format", "json", "--allow-overlap"])
