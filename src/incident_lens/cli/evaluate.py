@@ -112,7 +112,8 @@ def optimise(
     ctx: typer.Context,
     task: str = typer.Option(..., "--task", help="Task name or task file."),
     gold: Path = typer.Option(..., "--gold", help="Gold file; compiles on its recorded train split, scores on dev."),
-    optimizer: str = typer.Option(..., "--optimizer", help="labeled, bootstrap, random-search, mipro-light or knn."),
+    optimizer: str = typer.Option(..., "--optimizer", help="labeled, bootstrap, random-search, mipro-light, knn, or finetune "
+                                  "(trains the GGUF's weights on CPU and writes a new GGUF beside --out)."),
     model: Optional[Path] = typer.Option(None, "--model", help="GGUF model (default: the bundled SmolLM2-135M-Instruct; needed by all but labeled and knn; without one dev is not scored)."),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="Chat template: chatml, gemma, llama3, mistral, phi3, or a Jinja file (default: the GGUF's own; needed for a GGUF without one)."),
     program: str = typer.Option("zero-shot", "--program", help="zero-shot or rag."),
@@ -128,9 +129,31 @@ def optimise(
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
     allow_remote_server: bool = ALLOW_REMOTE,
+    epochs: int = typer.Option(2, "--epochs", help="finetune: passes over the train split."),
+    lr: float = typer.Option(5e-5, "--lr", help="finetune: AdamW learning rate."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="finetune: stop training after this long, write the "
+                                                "model so far and keep a checkpoint (the same command continues it)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="finetune: seed of the example order (default: the seed setting)."),
+    batch_size: int = typer.Option(8, "--batch-size", help="finetune: examples per optimiser step."),
+    quant: str = typer.Option("f16", "--quant", help="finetune: f16 or q8_0 weights in the written GGUF."),
+    instructions: str = typer.Option("brief", "--instructions", help="finetune: brief (task and label names; the weights learn "
+                                     "the definitions; a third of the tokens) or program (the full label definitions)."),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="finetune: with --gold a labels file written by `label` "
+                                           "(pseudo-labels), the report file it labelled."),
+    dev_limit: int = typer.Option(0, "--dev-limit", help="finetune: score only the first N dev reports before and after (0: all)."),
 ) -> None:
     """Compile a labelling program against a gold set and save it (with a meta file saying how)."""
     from incident_lens.cli.app import settings_from
+
+    if optimizer == "finetune":
+        from incident_lens.cli.finetune import run_finetune
+
+        settings = settings_from(ctx, model_path=model, chat_template=chat_template, threads=threads, encoding=encoding,
+                                 **server_options(server, server_model, allow_remote_server))
+        run_finetune(settings, task, gold, out, program=program, epochs=epochs, lr=lr, max_minutes=max_minutes, seed=seed,
+                     batch_size=batch_size, quant=quant, instructions=instructions, split=split, split_seed=split_seed,
+                     text_col=text_col, id_col=id_col, sheet=sheet, dev_limit=dev_limit or None, reports=reports)
+        return
     from incident_lens.pipelines.optimising import optimise as run_optimise
     from incident_lens.progress import job_progress
     from incident_lens.provenance import RunRecord

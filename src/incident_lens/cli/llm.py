@@ -107,6 +107,8 @@ def summarise(
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
     allow_remote_server: bool = ALLOW_REMOTE,
+    program: Optional[Path] = typer.Option(None, "--program", help="A fine-tuned program .json (optimise --optimizer finetune): "
+                                           "its own GGUF writes the summaries."),
 ) -> None:
     """Summarise reports for a reviewer: what happened, outcome, factors, actions, checks, each with evidence."""
     from incident_lens.cli.app import settings_from
@@ -116,7 +118,7 @@ def summarise(
                              encoding=encoding, **server_options(server, server_model, allow_remote_server))
     summary = _run_with_progress("summarising", lambda progress: summarise_file(
         settings, path, out, ids=report_id or None, resume=resume, limit=limit or None, text_cols=text_col or None,
-        id_col=id_col, sheet=sheet, progress=progress, argv=sys.argv))
+        id_col=id_col, sheet=sheet, progress=progress, argv=sys.argv, program=program))
     console.print(str(summary), markup=False, soft_wrap=True)
 
 

@@ -276,6 +276,10 @@ class LlamaCppEngine:
             system = request.system if isinstance(request.system, str) else "".join(p.text for p in request.system)
             messages.append({"role": "system", "content": system})
         messages.extend({"role": m.role, "content": m.text or ""} for m in request.messages)
+        return self.render_messages(messages)
+
+    def render_messages(self, messages: list[dict]) -> tuple[list[int], list[str]]:
+        """As `render`, for chat messages as dicts (`role`, `content`): fine-tuning renders its prompts here too."""
         if not self.loaded.system_role:
             messages = fold_system_into_first_user(messages)
         rendered = self.loaded.formatter(messages=messages)

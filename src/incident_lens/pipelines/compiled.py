@@ -205,3 +205,40 @@ def model_description(settings) -> dict | None:
         return None
     info = inspect_gguf(path, settings.workspace.cache_dir)
     return {"file": info.path.name, "sha256": info.sha256, "size": info.size, "architecture": info.architecture}
+
+
+def finetuned_model_path(program_path: Path, cache_dir: Path | None = None) -> Path | None:
+    """The GGUF a fine-tuned program runs on (named in its meta file, beside it), checked; None for other programs."""
+    from incident_lens.hashing import file_sha256
+
+    program_path = Path(program_path)
+    if program_path.suffix.lower() != ".json" or not program_path.is_file():
+        return None
+    tuned = (read_meta(program_path) or {}).get("finetuned_model")
+    if not tuned:
+        return None
+    path = program_path.parent / tuned["file"]
+    if not path.is_file():
+        raise UserError(f"{program_path}: its fine-tuned model {path} is missing; keep the .gguf beside the program "
+                        "or re-run `incident-lens optimise --optimizer finetune`")
+    if file_sha256(path, cache_dir) != tuned.get("sha256"):
+        raise UserError(f"{path}: not the model {program_path.name} was fine-tuned into (sha256 differs); "
+                        "re-run `incident-lens optimise --optimizer finetune`")
+    return path.absolute()
+
+
+def settings_for_program(settings, program) -> tuple[object, list[str]]:
+    """The settings a program runs under: a fine-tuned program's own GGUF wins over `model_path` and the default.
+
+    (settings, warnings); other programs leave the settings as they are."""
+    from dataclasses import replace
+
+    if program is None or settings.server:
+        return settings, []
+    path = finetuned_model_path(Path(program), settings.workspace.cache_dir)
+    if path is None:
+        return settings, []
+    warnings = []
+    if settings.model_path is not None and Path(settings.model_path).absolute() != path:
+        warnings.append(f"{program}: runs on its own fine-tuned model {path.name}; model {settings.model_path} is not used")
+    return replace(settings, model_path=path), warnings

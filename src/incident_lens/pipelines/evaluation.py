@@ -146,7 +146,8 @@ def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embed
     """An LLM program (`zero-shot`, `rag`, or a compiled file) on every test row, under `lm`."""
     import dspy
 
-    from incident_lens.pipelines.compiled import compiled_kind, load_compiled, model_description
+    from incident_lens.llm import build_lm
+    from incident_lens.pipelines.compiled import compiled_kind, load_compiled, model_description, settings_for_program
     from incident_lens.pipelines.labelled_pool import TrainRetriever
     from incident_lens.pipelines.predicting import label_rows
     from programs import build_program
@@ -161,6 +162,11 @@ def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embed
             program = build_program(task, method, retriever=retriever, **({"k": settings.rag_k} if kind == "rag" else {}))
         else:
             name = f"program:{Path(method).stem}"
+            own_settings, found = settings_for_program(settings, method)
+            if own_settings is not settings:  # a fine-tuned program runs on its own GGUF
+                settings, lm = own_settings, build_lm(own_settings)
+                warnings.extend(found)
+                details["model"] = str(settings.model_path.name)
             model = None if settings.server else model_description(settings)  # a server gives no file hash to check
             program, meta, found = load_compiled(Path(method), task, retriever=retriever, embedder=embedder, k=settings.rag_k,
                                                  model_sha256=model["sha256"] if model else None)
@@ -211,12 +217,20 @@ def check_overlap(methods: list[str], test: GoldSet, split: Split | None, allow_
     return found
 
 
+def _has_own_model(method: str, settings) -> bool:
+    """A fine-tuned program file: it runs on its own GGUF, not the run's model."""
+    from incident_lens.pipelines.compiled import finetuned_model_path
+
+    return not settings.server and finetuned_model_path(Path(method), settings.workspace.cache_dir) is not None
+
+
 def _needs_embedder(methods: list[str]) -> bool:
     return any(m in ("embed-lr", "knn", "rag") for m in methods) or any(m.endswith(PROGRAM_SUFFIX) for m in methods)
 
 
-def _needs_lm(methods: list[str]) -> bool:
-    return any(m not in BASELINES and not _is_student(m) for m in methods)
+def _needs_lm(methods: list[str], settings) -> bool:
+    """Whether a method runs on the run's model (baselines, students and fine-tuned programs do not)."""
+    return any(m not in BASELINES and not _is_student(m) and not _has_own_model(m, settings) for m in methods)
 
 
 def make_embedder(settings):
@@ -262,7 +276,7 @@ def evaluate_sets(task: Task, train: GoldSet, test: GoldSet, split: Split | None
         result.warnings += [f"{method}: scores optimistic, compile and test overlap (--allow-overlap): {p}" for p in problems]
     if embedder is None and _needs_embedder(methods):
         embedder = make_embedder(settings)
-    if lm is None and _needs_lm(methods):
+    if lm is None and _needs_lm(methods, settings):
         from incident_lens.llm import build_lm
 
         lm = build_lm(settings)  # a one-line error when no model is given

@@ -238,6 +238,9 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
     reports = load_reports(path, text_cols or list(task.input_fields), id_col, max_chars=settings.max_chars,
                            cache_dir=workspace.cache_dir, encoding=settings.encoding, sheet=sheet)
     frame = reports.frame.head(limit) if limit else reports.frame
+    from incident_lens.pipelines.compiled import settings_for_program
+
+    settings, model_warnings = settings_for_program(settings, program)  # a fine-tuned program brings its GGUF
     lm = build_lm(settings, server_url=server_url, allow_remote=allow_remote)
     tally = ExampleTally()
     module, program_record, index = resolve_program(settings, task, program, collection, k, tally=tally)
@@ -269,7 +272,7 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
                     run.count("completion_tokens", result.completion_tokens)
                     if progress:
                         progress(n, len(todo))
-            warnings = list(program_record.get("warnings", []))
+            warnings = model_warnings + list(program_record.get("warnings", []))
             if index is not None:
                 run.set("rag_examples", tally.record())
                 shortfall = tally.warning(f"index '{collection}'")

@@ -156,7 +156,7 @@ def compile_program(student, optimizer: str, params: dict, trainset: list, devse
             student, trainset=trainset, valset=valset, minibatch_size=min(35, size))
     if optimizer == "knn":
         return nearest_demos(student, trainset, params["k"], embedder)
-    raise UserError(f"--optimizer {optimizer}: unknown; use one of {', '.join(OPTIMIZERS)}")
+    raise UserError(f"--optimizer {optimizer}: unknown; use one of {', '.join(OPTIMIZERS)}, finetune")
 
 
 def dev_scores(program, task: Task, dev: GoldSet, progress=None, description: str = "dev") -> dict:
@@ -198,7 +198,7 @@ def optimise(task: Task, gold_path: Path, settings, optimizer: str, program_kind
     from programs import build_program, task_metric
 
     if optimizer not in OPTIMIZERS:
-        raise UserError(f"--optimizer {optimizer}: unknown; use one of {', '.join(OPTIMIZERS)}")
+        raise UserError(f"--optimizer {optimizer}: unknown; use one of {', '.join(OPTIMIZERS)}, finetune")
     if program_kind not in PROGRAM_KINDS:
         raise UserError(f"--program {program_kind}: unknown; use one of {', '.join(PROGRAM_KINDS)}")
     out = Path(out or Path("optimized") / f"{task.name}.json")

@@ -71,8 +71,9 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
                    limit: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None,
                    server_url: str | None = None, allow_remote: bool = False,
                    progress: Callable[[int, int], None] | None = None, argv: list[str] | None = None,
-                   sheet: str | None = None) -> BatchSummary:
+                   sheet: str | None = None, program: Path | None = None) -> BatchSummary:
     """Summarise the reports of `path` (all, or `ids`) into the JSONL `out` (see the module docstring).
+    `program`: a fine-tuned program file whose GGUF does the summarising (its labelling prompt is not used).
     The model is `settings.server` when set (or `server_url`), else the GGUF; the file is read with
     `settings.encoding` (`sheet`: the sheet of an .xlsx file)."""
     import dspy
@@ -98,6 +99,15 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
             raise UserError(f"{path}: id '{missing[0]}' not found in column '{reports.id_col}'")
         frame = frame[frame["id"].isin(ids)]
     frame = frame.head(limit) if limit else frame
+    model_warnings = []
+    if program is not None:
+        from incident_lens.pipelines.compiled import settings_for_program
+
+        own, model_warnings = settings_for_program(settings, program)
+        if own is settings:
+            raise UserError(f"--program {program}: not a fine-tuned program (no model of its own in its meta file); "
+                            "summarise takes --program only to run a fine-tuned model")
+        settings = own
     lm = build_lm(settings, server_url=server_url, allow_remote=allow_remote)
     summariser = Summariser()
     with RunRecord(workspace, "summarise", settings, argv) as run:
@@ -121,4 +131,4 @@ def summarise_file(settings, path: Path, out: Path, ids: list[str] | None = None
                 run.count("completion_tokens", record["completion_tokens"])
                 if progress:
                     progress(n, len(todo))
-        return BatchSummary(out, run.dir, dict(run.counts), len(frame), list(reports.warnings))
+        return BatchSummary(out, run.dir, dict(run.counts), len(frame), model_warnings + list(reports.warnings))
