@@ -12,6 +12,7 @@ with its peak (VmHWM).
 Usage: flock /tmp/bench.lock .venv/bin/python bench/bench_serve.py [--sets demo,vaers] [--vaers-limit 16000]
        [--queries 200] [--data ../shared/data] [--workdir bench/out/serve] [--parts]
 `--parts` times instead the parts of one filtered query inside the index (no server).
+`--vaers-limit 0` indexes all 63,766 narratives (collection `vaers-all`, which `bench_themes.py scale-real` reads too).
 The VAERS set is skipped with a message when ../shared/data is absent.
 """
 
@@ -223,8 +224,8 @@ def main() -> None:
             if not path.is_file():
                 print(f"skipping vaers: {path} not found", file=sys.stderr)
                 continue
-            name = f"vaers-{args.vaers_limit}"
-            ids = build(home, name, path, ["SYMPTOM_TEXT"], "VAERS_ID", ["RECVDATE", "STATE", "SEX", "DIED", "HOSPITAL", "RECOVD"], args.vaers_limit)
+            name = f"vaers-{args.vaers_limit}" if args.vaers_limit else "vaers-all"
+            ids = build(home, name, path, ["SYMPTOM_TEXT"], "VAERS_ID", ["RECVDATE", "STATE", "SEX", "DIED", "HOSPITAL", "RECOVD"], args.vaers_limit or None)
         else:
             raise SystemExit(f"unknown set {name!r}: demo or vaers")
         if args.parts:

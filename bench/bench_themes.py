@@ -10,11 +10,16 @@ Parts (run one at a time, each under `flock /tmp/bench.lock`):
               and how many themes are flagged on the same data with nothing planted (false alarms).
   categories  AMI / NMI of themes against the demo's `category` and MTSamples' `medical_specialty`
               (on the reports in a theme, with coverage beside it), keyword NPMI and diversity.
+  scale-real  the whole `incident-lens themes` job (stored vectors read from Chroma, fit, keywords,
+              representatives, saved) on the index of all 63,766 VAERS narratives that `bench_serve.py
+              --vaers-limit 0` builds, on 4k / 16k / 32k / all of them (the reports received up to a date),
+              each in its own process: seconds, peak RSS; at all, the default fit-on-a-sample path (HDBSCAN
+              fits 50,000, the rest join by centroid) with three seeds and the ARI between them.
   scale       time and peak memory of fitting at 4k / 16k (real VAERS vectors) and 64k (the 16k real
               vectors and three jittered copies: synthetic), hdbscan vs scikit-learn's HDBSCAN, and the
               fit-on-a-sample path (64k, 16k sample, three seeds: time, ARI between seeds, coverage).
 
-Usage: PYTHONPATH=src:. python bench/bench_themes.py index|planted|categories|scale [--data ../shared/data]
+Usage: PYTHONPATH=src:. python bench/bench_themes.py index|planted|categories|scale|scale-real [--data ../shared/data]
 Skips (exit 0) when the data folder is absent. Workspaces go to bench/out/themes/ (git-ignored).
 """
 
@@ -332,9 +337,49 @@ def part_scale(args) -> None:
         print(f"sample fit (seed 1) vs the full 64k fit: ARI {adjusted_rand_score(full[both], seeds[0][both]):.3f} on reports in a theme in both")
 
 
+def part_scale_real(args) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    frame = pd.read_csv(args.data / "vaers" / "vaers_1990_1996.csv", dtype=str, keep_default_na=False, usecols=["RECVDATE", "SYMPTOM_TEXT"])
+    frame = frame[frame["SYMPTOM_TEXT"].str.strip() != ""]
+    dates = pd.to_datetime(frame["RECVDATE"], format="%m/%d/%Y").sort_values().dt.strftime("%Y-%m-%d").to_numpy()
+    cli = Path(sys.executable).with_name("incident-lens")
+    print(f"index: {args.serve_home} collection {args.collection}; the `themes` command in its own process (threads: all cores)\n")
+    print("| reports (received up to) | seed | seconds (wall) | job's own seconds | peak RSS MiB | themes | in no theme | HDBSCAN fitted rows |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    members = {}
+    plan = [(n, 0) for n in (4000, 16000, 32000) if n < len(dates)] + [(len(dates), s) for s in (1, 2, 3)]
+    for n, seed in plan:
+        until = dates[n - 1]
+        out = OUT / f"real-{n}-{seed}"
+        cmd = [str(cli), "--home", str(args.serve_home), "themes", "--collection", args.collection, "--seed", str(seed),
+               "--format", "json", "--report", str(out), *(["--until", until] if n < len(dates) else [])]
+        t = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = child.communicate(timeout=args.child_timeout)
+        seconds = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far: sizes only grow
+        if child.returncode != 0:
+            print(f"| {n:,} | {seed} | failed: {stderr.strip().splitlines()[-1] if stderr.strip() else child.returncode} | | | | | |")
+            continue
+        s = json.loads(stdout)["summary"]
+        table = pd.read_csv(out / "members.csv", dtype=str, keep_default_na=False)
+        members[(n, seed)] = table.set_index("id")["theme"]
+        print(f"| {s['reports']:,} ({until}) | {seed} | {seconds:.1f} | {s['seconds']} | {peak:.0f} | {s['themes']} | {s['in_no_theme']:.2f} | {s['fitted_rows']:,} |", flush=True)
+    runs = [members[k] for k in sorted(members) if k[0] == len(dates)]
+    if len(runs) >= 2:
+        aris = []
+        for i in range(len(runs)):
+            for j in range(i + 1, len(runs)):
+                both = runs[i].index[(runs[i] != "") & (runs[j].reindex(runs[i].index).fillna("") != "")]
+                aris.append(adjusted_rand_score(runs[i][both], runs[j][both]))
+        print(f"\nall {len(dates):,}, seeds 1-3 (HDBSCAN on a seeded 50,000 sample): ARI between seeds on reports in a theme in both, "
+              f"mean {np.mean(aris):.3f} (min {np.min(aris):.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["index", "planted", "categories", "scale", "_child"])
+    parser.add_argument("part", choices=["index", "planted", "categories", "scale", "scale-real", "_child"])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--vaers-rows", type=int, default=16000)
     parser.add_argument("--plant", type=int, default=36, help="planted reports per mode")
@@ -343,6 +388,8 @@ def main() -> None:
     parser.add_argument("--min-sizes", type=int, nargs="+", default=[15, 40])
     parser.add_argument("--with-sklearn-64k", action="store_true")
     parser.add_argument("--child-timeout", type=int, default=400)
+    parser.add_argument("--serve-home", type=Path, default=REPO / "bench" / "out" / "serve", help="scale-real: the workspace bench_serve.py indexed")
+    parser.add_argument("--collection", default="vaers-all", help="scale-real: its collection of all VAERS narratives")
     # _child only
     parser.add_argument("--vectors", type=Path)
     parser.add_argument("--n", type=int)
@@ -357,7 +404,7 @@ def main() -> None:
     from incident_lens import offline
 
     offline.activate(OUT / "home")
-    {"index": part_index, "planted": part_planted, "categories": part_categories, "scale": part_scale, "_child": _child}[args.part](args)
+    {"index": part_index, "planted": part_planted, "categories": part_categories, "scale": part_scale, "scale-real": part_scale_real, "_child": _child}[args.part](args)
 
 
 if __name__ == "__main__":
