@@ -163,11 +163,14 @@ def test_evaluate_demo_with_a_model_adds_the_llm_programs(home, tiny_gguf, sessi
     from incident_lens.config import Settings
     from incident_lens.pipelines.demo_steps import evaluate_demo
 
-    settings = Settings(home=home, model_path=tiny_gguf, threads=1)
+    settings = Settings(home=home, model_path=tiny_gguf, threads=1, confidence_samples=1)
     summary = evaluate_demo(settings, tasks=("harm",), limit=2)
     methods = summary["harm"]["methods"]
     assert set(methods) == {"tfidf-lr", "embed-lr", "knn", "zero-shot", "rag", "program:harm"}
     assert all(m["n"] == 2 for m in methods.values())
+    # With a sampled answer per report, the LLM programs have a confidence, so accuracy against coverage.
+    metrics = json.loads((Path(summary["harm"]["report"]).parent / "metrics.json").read_text())
+    assert all(metrics["methods"][m]["coverage"]["80"]["n"] == 2 for m in ("zero-shot", "rag", "program:harm"))
     # The shipped program was compiled without a model: the run says its scores do not carry over.
     assert any("optimized/harm.json" in w and "not the model in use" in w for w in summary["harm"]["warnings"])
 

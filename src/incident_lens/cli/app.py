@@ -64,6 +64,8 @@ ENCODING = typer.Option(None, "--encoding", help="Text encoding of CSV/TSV/JSONL
                         "export (default: the encoding setting, utf-8).")
 SHEET = typer.Option(None, "--sheet", help="Sheet of an .xlsx file to read (default: the first).")
 # ... and by those that run a language model.
+CONFIDENCE_SAMPLES = typer.Option(None, "--confidence-samples", help="LLM confidence: sample the answer N more times and give "
+                                  "the share that agrees (N more model calls per report; default: the confidence_samples setting, 0: none).")
 SERVER = typer.Option(None, "--server", help="Use an OpenAI-compatible server (llama-server, vLLM) at this URL instead of "
                       "a GGUF in process (default: the server setting).")
 SERVER_MODEL = typer.Option(None, "--server-model", help="Which model of a --server that serves several (its id in GET /v1/models).")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from incident_lens.cli.app import ALLOW_REMOTE, ENCODING, SERVER, SERVER_MODEL, SHEET, server_options
+from incident_lens.cli.app import ALLOW_REMOTE, CONFIDENCE_SAMPLES, ENCODING, SERVER, SERVER_MODEL, SHEET, server_options
 from incident_lens.errors import UserError
 
 console = Console()
@@ -55,6 +55,7 @@ def evaluate(
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
     allow_remote_server: bool = ALLOW_REMOTE,
+    confidence_samples: Optional[int] = CONFIDENCE_SAMPLES,
 ) -> None:
     """Score methods against gold labels: one comparison table, and a report folder."""
     from incident_lens.cli.app import settings_from
@@ -70,7 +71,8 @@ def evaluate(
         raise UserError("--k is now two options: --knn-k (neighbours that vote in the knn baseline) and "
                         "--rag-k (examples shown in each rag prompt)")
     settings = settings_from(ctx, model_path=model, chat_template=chat_template, knn_k=knn_k, rag_k=rag_k, threads=threads,
-                             encoding=encoding, **server_options(server, server_model, allow_remote_server))
+                             encoding=encoding, confidence_samples=confidence_samples,
+                             **server_options(server, server_model, allow_remote_server))
     workspace = settings.workspace.ensure()
     the_task = find_task(task, workspace)
     with RunRecord(workspace, "evaluate", settings) as run:

@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from incident_lens.cli.app import ALLOW_REMOTE, ENCODING, SERVER, SERVER_MODEL, SHEET, server_options
+from incident_lens.cli.app import ALLOW_REMOTE, CONFIDENCE_SAMPLES, ENCODING, SERVER, SERVER_MODEL, SHEET, server_options
 
 console = Console()
 
@@ -74,13 +74,15 @@ def label(
     server: Optional[str] = SERVER,
     server_model: Optional[str] = SERVER_MODEL,
     allow_remote_server: bool = ALLOW_REMOTE,
+    confidence_samples: Optional[int] = CONFIDENCE_SAMPLES,
 ) -> None:
     """Label every report with the local model: labels, verbatim evidence (checked), rationale, status."""
     from incident_lens.cli.app import settings_from
     from incident_lens.pipelines.labelling import label_file
 
     settings = settings_from(ctx, model_path=model, chat_template=chat_template, threads=threads, n_ctx=n_ctx,
-                             rag_k=rag_k, encoding=encoding, **server_options(server, server_model, allow_remote_server))
+                             rag_k=rag_k, encoding=encoding, confidence_samples=confidence_samples,
+                             **server_options(server, server_model, allow_remote_server))
     summary = _run_with_progress("labelling", lambda progress: label_file(
         settings, path, task, out, program=program, resume=resume, limit=limit or None, text_cols=text_col or None,
         id_col=id_col, collection=collection, sheet=sheet, progress=progress, argv=sys.argv))

@@ -177,9 +177,13 @@ def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embed
             details["retrieves_from"] = f"{len(train)} train reports"
             details["k"] = settings.rag_k
         usage: dict = {}
+        confidence: list = []
         with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
-            predictions = label_rows(program, task, test, tracker.progress, name, usage=usage)
+            predictions = label_rows(program, task, test, tracker.progress, name, usage=usage,
+                                     samples=settings.confidence_samples, confidence=confidence)
         details["lm_tokens"] = usage
+        if settings.confidence_samples:
+            details["confidence"] = f"agreement of {settings.confidence_samples} sampled answers"
         if retriever is not None:
             details["rag_examples"] = retriever.tally.record()
             shortfall = retriever.tally.warning("the train split")
@@ -187,7 +191,7 @@ def run_llm_method(method: str, task: Task, train: GoldSet, test: GoldSet, embed
     finally:
         if retriever is not None:
             retriever.close()
-    return MethodResult(name, "llm" if method in LLM_METHODS else "program", predictions, [None] * len(predictions), {},
+    return MethodResult(name, "llm" if method in LLM_METHODS else "program", predictions, confidence, {},
                         time.perf_counter() - started, details)
 
 

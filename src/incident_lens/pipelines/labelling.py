@@ -262,7 +262,7 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
                 if progress:
                     progress(0, len(todo))
                 for n, row in enumerate(todo.itertuples(index=False), start=1):
-                    result = predict_one(module, task, row.text, report_id=row.id)
+                    result = predict_one(module, task, row.text, report_id=row.id, samples=settings.confidence_samples)
                     result.truncated = result.truncated or bool(row.truncated)
                     writer.writerow(result_row(task, row.id, result))
                     handle.flush()

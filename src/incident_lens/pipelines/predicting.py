@@ -2,10 +2,14 @@
 
 Usage:
     result = predict_one(program, task, text)          # -> LabelResult; never raises for a bad answer
+    result = predict_one(program, task, text, samples=4)   # ... with a confidence: agreement of 4 samples
     done = run_with_retries(lambda body: summariser(report=body), text)
     predictions = label_rows(program, task, gold)      # gold rows -> labels in the gold form (None on error)
 A report too long for the model's context is cut to fit and flagged; an answer that stays invalid
-after a retry becomes an `error:` status.
+after a retry becomes an `error:` status. An LLM's confidence is the share of `samples` further answers,
+sampled at SAMPLE_TEMPERATURE, that agree with it (per label for multi and findings tasks, the least
+agreed label counting): the label token's probability is not used because llama-cpp-python gives
+logprobs only with logits kept for every prompt token, and a server may give none.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from incident_lens.inputs.task_files import Task
 
 # A retry samples at this temperature (with a new rollout id, so DSPy's cache does not replay the failure).
 RETRY_TEMPERATURE = 0.7
+# Confidence samples: each its own rollout id (so none is a cached replay), at this temperature.
+SAMPLE_TEMPERATURE = 0.7
+SAMPLE_ROLLOUT_BASE = 1000
 MAX_SHRINKS = 3
 # Below this many characters a truncated report says too little to label.
 MIN_TRUNCATED_CHARS = 200
@@ -38,7 +45,7 @@ class LabelResult:
     truncated: bool = False
     unsupported_evidence: list[str] = field(default_factory=list)
     cached_prompt_tokens: int = 0
-    # Probability of the chosen label(s), where the method gives one (students); LLM programs give none yet.
+    # Probability of the chosen label(s) (students), or for LLM programs the agreement of samples; None if not asked.
     confidence: float | None = None
 
     @property
@@ -131,8 +138,11 @@ def run_with_retries(call: Callable[[str], object], text: str, retries: int = 1)
                    round(time.perf_counter() - started, 3))
 
 
-def predict_one(program, task: Task, text: str, report_id: str | None = None, retries: int = 1) -> LabelResult:
-    """Label one report with `program` under DSPy's configured LM; errors become the status, not exceptions."""
+def predict_one(program, task: Task, text: str, report_id: str | None = None, retries: int = 1, samples: int = 0) -> LabelResult:
+    """Label one report with `program` under DSPy's configured LM; errors become the status, not exceptions.
+    `samples` > 0 adds a confidence: the agreement of that many sampled answers with this one."""
+    import dspy
+
     from programs import RagLabeller, prediction_labels
 
     def call(body: str):
@@ -148,9 +158,42 @@ def predict_one(program, task: Task, text: str, report_id: str | None = None, re
     except ValueError:
         return LabelResult(None, [], False, "", "error: answer outside the task's labels", done.prompt_tokens,
                            done.completion_tokens, done.latency_s, done.truncated, [], done.cached_prompt_tokens)
-    return LabelResult(labels, [str(q) for q in p.evidence], bool(p.evidence_verified), str(p.rationale), "ok",
-                       done.prompt_tokens, done.completion_tokens, done.latency_s, done.truncated,
-                       list(p.unsupported_evidence), done.cached_prompt_tokens)
+    result = LabelResult(labels, [str(q) for q in p.evidence], bool(p.evidence_verified), str(p.rationale), "ok",
+                         done.prompt_tokens, done.completion_tokens, done.latency_s, done.truncated,
+                         list(p.unsupported_evidence), done.cached_prompt_tokens)
+    if samples > 0:
+        lm, answers = dspy.settings.lm, []
+        for n in range(samples):
+            with dspy.context(lm=lm.copy(rollout_id=SAMPLE_ROLLOUT_BASE + n, temperature=SAMPLE_TEMPERATURE)):
+                sampled = run_with_retries(call, text, retries=0)
+            result.prompt_tokens += sampled.prompt_tokens
+            result.completion_tokens += sampled.completion_tokens
+            result.latency_s = round(result.latency_s + sampled.latency_s, 3)
+            try:
+                answers.append(prediction_labels(task, sampled.prediction) if sampled.prediction is not None else None)
+            except ValueError:
+                answers.append(None)  # an answer outside the labels agrees with nothing
+        result.confidence = agreement(task, labels, answers)
+    return result
+
+
+def agreement(task: Task, labels, answers: list) -> float:
+    """Share of `answers` agreeing with `labels`; for multi and findings tasks per label, the lowest share
+    (as a classifier's confidence is that of its least certain target). A failed answer (None) disagrees."""
+    if not answers:
+        return 0.0
+    if task.kind == "single":
+        return sum(a == labels for a in answers) / len(answers)
+    chosen = gold_form(task, labels)
+    formed = [gold_form(task, a) for a in answers]
+    shares = []
+    for name in task.label_names:
+        if task.kind == "multi":
+            mine = name in chosen
+            shares.append(sum(f is not None and (name in f) == mine for f in formed) / len(formed))
+        else:
+            shares.append(sum(f is not None and f[name] == chosen[name] for f in formed) / len(formed))
+    return min(shares)
 
 
 def gold_form(task: Task, labels):
@@ -177,15 +220,19 @@ def gold_examples(task: Task, gold: GoldSet, with_ids: bool = False) -> list:
 
 
 def label_rows(program, task: Task, gold: GoldSet, progress=None, description: str = "labelling",
-               usage: dict | None = None) -> list:
+               usage: dict | None = None, samples: int = 0, confidence: list | None = None) -> list:
     """Each gold row labelled by the program under DSPy's configured LM (None where it failed).
 
-    `usage`, when given, gets the run's `prompt_tokens` and `completion_tokens` added to it."""
+    `usage`, when given, gets the run's `prompt_tokens` and `completion_tokens` added to it; `confidence`,
+    when given, gets each row's confidence (with `samples` > 0: 0 for a failed row; else None)."""
     bar = progress.add_task(description, total=len(gold)) if progress is not None else None
     predictions = []
     for id_, text in zip(gold.ids, gold.texts):
-        result = predict_one(program, task, text, report_id=id_)
+        result = predict_one(program, task, text, report_id=id_, samples=samples)
         predictions.append(gold_form(task, result.labels) if result.ok else None)
+        if confidence is not None:
+            # A failed row is the least sure: at any coverage it goes to people first.
+            confidence.append(None if samples <= 0 else result.confidence if result.ok else 0.0)
         if usage is not None:
             usage["prompt_tokens"] = usage.get("prompt_tokens", 0) + result.prompt_tokens
             usage["completion_tokens"] = usage.get("completion_tokens", 0) + result.completion_tokens
