@@ -26,6 +26,14 @@ class DistilResult:
     notes: list[str]
 
 
+def check_label_sources(gold_path: Path | None, labels_path: Path | None, reports_path: Path | None) -> None:
+    """Gold, or labels with the reports they were made from, or both (for `distil` and `review-queue`)."""
+    if gold_path is None and labels_path is None:
+        raise UserError("give --gold, --labels (with --reports), or both")
+    if labels_path is not None and reports_path is None:
+        raise UserError("--labels needs --reports: the report file the labels were made from (labels files hold no text)")
+
+
 def read_corrections(path: Path, task: Task, encoding: str = "utf-8") -> dict:
     """id -> corrected label from a review queue's filled-in `corrected` column (blank cells: no decision)."""
     from incident_lens.inputs.label_files import parse_label_cell
@@ -73,10 +81,7 @@ def distil(settings, task: Task, student_kind: str, out: Path, gold_path: Path |
 
     if student_kind not in STUDENT_KINDS:
         raise UserError(f"--student {student_kind}: unknown; use one of {', '.join(STUDENT_KINDS)}")
-    if gold_path is None and labels_path is None:
-        raise UserError("give --gold, --labels (with --reports), or both")
-    if labels_path is not None and reports_path is None:
-        raise UserError("--labels needs --reports: the report file the labels were made from (labels files hold no text)")
+    check_label_sources(gold_path, labels_path, reports_path)
     if corrections_path is not None and labels_path is None and gold_path is None:
         raise UserError("--corrections needs --labels or --gold")
     out = Path(out)

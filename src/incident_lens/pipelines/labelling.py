@@ -205,6 +205,16 @@ def _load_compiled_program(settings, task: Task, path: Path, collection: str, k:
 
 # --- the batch --------------------------------------------------------------------------------------
 
+def prepare_output(settings, task: Task | str, out: Path, resume: bool):
+    """(workspace, task, header, ids already done) for a labels CSV: the output checked, a resume read."""
+    workspace = settings.workspace.ensure()
+    task = find_task(task, workspace) if isinstance(task, str) else task
+    check_output(Path(out), resume, ".csv")
+    header = output_header(task)
+    done = done_ids_csv(Path(out), header) if resume and Path(out).exists() else set()
+    return workspace, task, header, done
+
+
 def label_file(settings, path: Path, task: Task | str, out: Path, program: str = "zero-shot", resume: bool = False,
                limit: int | None = None, text_cols: list[str] | None = None, id_col: str | None = None,
                collection: str = "incidents", k: int | None = None, server_url: str | None = None, allow_remote: bool = False,
@@ -229,12 +239,8 @@ def label_file(settings, path: Path, task: Task | str, out: Path, program: str =
     from incident_lens.inputs.report_files import load_reports
     from programs.adapter import ADAPTER
 
-    workspace = settings.workspace.ensure()
-    task = find_task(task, workspace) if isinstance(task, str) else task
+    workspace, task, header, done = prepare_output(settings, task, out, resume)
     path, out = Path(path), Path(out)
-    check_output(out, resume, ".csv")
-    header = output_header(task)
-    done = done_ids_csv(out, header) if resume and out.exists() else set()
     reports = load_reports(path, text_cols or list(task.input_fields), id_col, max_chars=settings.max_chars,
                            cache_dir=workspace.cache_dir, encoding=settings.encoding, sheet=sheet)
     frame = reports.frame.head(limit) if limit else reports.frame

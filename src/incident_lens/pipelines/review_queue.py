@@ -100,6 +100,7 @@ def review_queue(settings, task: Task, out: Path, gold_path: Path | None = None,
 
     from incident_lens.inputs.gold import load_gold
     from incident_lens.inputs.label_files import load_label_file
+    from incident_lens.pipelines.distil import check_label_sources
     from incident_lens.students.training_data import check_ids_in_reports, load_report_texts, reports_lookup
 
     out = Path(out)
@@ -109,10 +110,7 @@ def review_queue(settings, task: Task, out: Path, gold_path: Path | None = None,
         raise UserError(f"--out {out} already exists (it may hold reviewers' corrections); choose another --out")
     if oof_student not in OOF_STUDENTS:
         raise UserError(f"--oof-student {oof_student}: use one of {', '.join(OOF_STUDENTS)}")
-    if gold_path is None and labels_path is None:
-        raise UserError("give --labels (with --reports), --gold, or both")
-    if labels_path is not None and reports_path is None:
-        raise UserError("--labels needs --reports: the report file the labels were made from (labels files hold no text)")
+    check_label_sources(gold_path, labels_path, reports_path)
     workspace = settings.workspace.ensure()
     read = {"encoding": settings.encoding, "cache_dir": workspace.cache_dir}
     texts: dict[str, str] = {}

@@ -15,8 +15,8 @@ import csv
 import time
 from pathlib import Path
 
-from incident_lens.inputs.task_files import Task, find_task
-from incident_lens.pipelines.output_files import BatchSummary, check_output
+from incident_lens.inputs.task_files import Task
+from incident_lens.pipelines.output_files import BatchSummary
 from incident_lens.pipelines.predicting import LabelResult
 
 
@@ -25,17 +25,13 @@ def label_file_with_student(settings, path: Path, task: Task | str, out: Path, s
                             progress=None, argv: list[str] | None = None, sheet: str | None = None) -> BatchSummary:
     from incident_lens.hashing import file_sha256
     from incident_lens.inputs.report_files import open_reports
-    from incident_lens.pipelines.labelling import done_ids_csv, output_header, result_row
+    from incident_lens.pipelines.labelling import prepare_output, result_row
     from incident_lens.provenance import RunRecord
     from incident_lens.students import load_student
     from incident_lens.students.store import META_FILE, student_predict
 
-    workspace = settings.workspace.ensure()
-    task = find_task(task, workspace) if isinstance(task, str) else task
+    workspace, task, header, done = prepare_output(settings, task, out, resume)
     path, out = Path(path), Path(out)
-    check_output(out, resume, ".csv")
-    header = output_header(task)
-    done = done_ids_csv(out, header) if resume and out.exists() else set()
     student, meta = load_student(student_dir, task, settings)
     # The student learnt texts built from these columns (joined under their names when several): label the same form.
     text_cols = text_cols or meta.get("text_cols") or list(task.input_fields)
