@@ -177,12 +177,27 @@ def filter_parts(home: Path, name: str, query: dict, repeats: int = 7) -> list[t
     chosen = {k[2:]: v for k, v in query.items() if k.startswith("f.")}
     where = full_where(chosen, query.get("since"), query.get("until"), index.meta_fields, index.date_field, name)
     vector = index.embedder.encode([query["q"]])[0]
+    store = index._store
+
+    def filtered_query(cold: bool):
+        if cold:
+            store._where_cache.clear()
+        return index.query(query["q"], k=10, where=chosen, since=query.get("since"), until=query.get("until"))
+
+    def ids_cold():
+        store._where_cache.clear()
+        return store.ids_where(where)
+
+    share = len(store.ids_where(where)) / store.count()
     parts = [
         ("query, plain", lambda: index.query(query["q"], k=10)),
-        ("query, filtered", lambda: index.query(query["q"], k=10, where=chosen, since=query.get("since"), until=query.get("until"))),
-        ("Chroma nearest 50, plain", lambda: index._store.nearest(vector, 50, None)),
-        ("Chroma nearest 50, filtered", lambda: index._store.nearest(vector, 50, where)),
-        (f"Chroma ids matching the filter (lexical mask)", lambda: index._store.ids_where(where)),
+        ("query, filtered, a new filter (its ids not yet cached)", lambda: filtered_query(True)),
+        ("query, filtered, a filter seen before", lambda: filtered_query(False)),
+        ("Chroma nearest 50, plain", lambda: store.nearest(vector, 50, None)),
+        ("Chroma nearest 50, Chroma's filter", lambda: store.nearest(vector, 50, where)),
+        (f"Chroma nearest {int(100 / share) + 1} unfiltered (filter keeps {share:.0%}; then the cached ids filter them)",
+         lambda: store.nearest(vector, int(100 / share) + 1, None)),
+        ("Chroma ids matching the filter (not cached)", ids_cold),
     ]
     out = []
     for label, call in parts:

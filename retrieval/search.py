@@ -23,6 +23,9 @@ MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
 # Each side contributes this many candidates (at least) to the fusion.
 FUSION_DEPTH = 50
+# A filter keeping at least this share of the reports is applied after an unfiltered nearest-neighbour
+# query (asking for proportionally more), which is much faster than Chroma's filtered query on a large index.
+POST_FILTER_SHARE = 0.2
 
 
 def check_mode(mode: str) -> None:
@@ -52,8 +55,9 @@ def search(
         raise RetrievalError(f"k = {k}: must be at least 1")
     where = full_where(where, since, until, fields, date_field, store.name)
     depth = max(FUSION_DEPTH, k) + len(exclude)
-    dense = store.nearest(vector, depth, where) if mode != "lexical" else []
-    ranked_lexically = _lexical_ranked(store, lexical(), text, depth, where) if mode != "dense" else []
+    keep = store.ids_where(where) if where else None
+    dense = _dense(store, vector, depth, where, keep) if mode != "lexical" else []
+    ranked_lexically = _lexical_ranked(lexical(), text, depth, keep) if mode != "dense" else []
     if mode == "dense":
         ranked = dense
     elif mode == "lexical":
@@ -83,12 +87,23 @@ def full_where(where: dict | None, since: str | None, until: str | None, fields:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _lexical_ranked(store: Store, lexical: LexicalIndex, text: str, depth: int, where: dict | None) -> list[tuple[str, float]]:
-    allowed = None
-    if where:
-        # BM25 knows no metadata: the filter is applied by Chroma and handed over as a mask.
-        keep = store.ids_where(where)
-        allowed = np.fromiter((i in keep for i in lexical.ids), dtype=bool, count=len(lexical.ids))
+def _dense(store: Store, vector, depth: int, where: dict | None, keep: frozenset[str] | None) -> list[tuple[str, float]]:
+    """The `depth` nearest reports matching `where` (`keep`: the ids that do)."""
+    if where is None:
+        return store.nearest(vector, depth, None)
+    total = store.count()
+    share = len(keep) / total if total else 0.0
+    if share >= POST_FILTER_SHARE:
+        wide = store.nearest(vector, min(total, int(2 * depth / share) + 1), None)
+        found = [(i, s) for i, s in wide if i in keep][:depth]
+        if len(found) >= min(depth, len(keep)):
+            return found
+    return store.nearest(vector, depth, where)
+
+
+def _lexical_ranked(lexical: LexicalIndex, text: str, depth: int, keep: frozenset[str] | None) -> list[tuple[str, float]]:
+    # BM25 knows no metadata: the filter is applied by Chroma and handed over as a mask.
+    allowed = None if keep is None else np.fromiter((i in keep for i in lexical.ids), dtype=bool, count=len(lexical.ids))
     return lexical.search(text, depth, allowed)
 
 

@@ -7,6 +7,7 @@ Usage: `store = Store.open(root, "incidents", embedder, writable=True, default_e
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,6 +18,8 @@ from retrieval.errors import IndexNotFound, RetrievalError
 from retrieval.filters import RESERVED_KEYS
 from retrieval.hits import Record
 
+# Filters whose matching ids are kept in memory (a reviewer re-uses a few); any write clears them.
+WHERE_CACHE_SIZE = 16
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
 
@@ -35,6 +38,7 @@ class Store:
         self.max_batch = max_batch  # the most ids Chroma takes in one call
         self.embedder = embedder
         self.created = created
+        self._where_cache: dict[str, frozenset[str]] = {}
 
     @classmethod
     def open(cls, root: Path, name: str, embedder: Embedder | None, writable: bool, default_embedder: Callable[[], Embedder]) -> "Store":
@@ -142,18 +146,28 @@ class Store:
         result = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
-    def ids_where(self, where: dict) -> set[str]:
-        return set(self.collection.get(where=where, include=[])["ids"])
+    def ids_where(self, where: dict) -> frozenset[str]:
+        """Ids of the reports matching `where` (Chroma's filter over all of them: hundreds of ms at 64k
+        reports for a broad filter, so the last few filters' answers are kept until the next write)."""
+        key = json.dumps(where, sort_keys=True)
+        if key not in self._where_cache:
+            if len(self._where_cache) >= WHERE_CACHE_SIZE:
+                self._where_cache.pop(next(iter(self._where_cache)))
+            self._where_cache[key] = frozenset(self.collection.get(where=where, include=[])["ids"])
+        return self._where_cache[key]
 
     # --- writing -------------------------------------------------------------------------------
 
     def relabel(self, ids: list[str], metadatas: list[dict]) -> None:
+        self._where_cache.clear()
         self.collection.update(ids=ids, metadatas=metadatas)
 
     def upsert(self, ids: list[str], vectors, texts: list[str], metadatas: list[dict]) -> None:
+        self._where_cache.clear()
         self.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
 
     def delete(self, ids: list[str]) -> None:
+        self._where_cache.clear()
         for begin in range(0, len(ids), self.max_batch):
             self.collection.delete(ids=ids[begin : begin + self.max_batch])
 

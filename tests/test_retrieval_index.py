@@ -136,6 +136,26 @@ def test_filters_on_metadata_and_dates(index):
         index.query("  ")
 
 
+def test_a_broad_filter_applied_after_the_search_finds_what_chromas_filter_finds(index, counting):
+    from retrieval.search import POST_FILTER_SHARE
+
+    store = index._store
+    for where in ({"category": "Falls"}, {"harm": {"$ne": "none"}}, {"category": "Infection"}):
+        share = len(store.ids_where(where)) / store.count()
+        hits = index.query("patient had a fall in the ward", k=3, where=where, mode="dense")
+        reference = store.nearest(counting.encode(["patient had a fall in the ward"])[0], 3, where)
+        assert ids(hits) == [i for i, _ in reference], (where, share)
+    assert POST_FILTER_SHARE > 1 / 6  # the Infection filter (one report in six) took Chroma's own path
+
+
+def test_a_write_clears_the_remembered_filter_ids(index):
+    assert set(ids(index.query("patient", k=10, where={"harm": "low"}))) == {"INC-2", "INC-5"}
+    rows = list(REPORTS)
+    rows[0] = ("INC-1", "2024-01-05", "Falls", "low", rows[0][4])
+    index.add(frame(rows), meta_cols=META)
+    assert set(ids(index.query("patient", k=10, where={"harm": "low"}))) == {"INC-1", "INC-2", "INC-5"}
+
+
 def test_similar_excludes_the_report_itself(index):
     hits = index.similar("INC-1", k=3)
     assert "INC-1" not in ids(hits) and len(hits) == 3

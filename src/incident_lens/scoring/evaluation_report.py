@@ -101,7 +101,7 @@ def coverage_section(evaluation) -> list[str]:
     return ["## Accuracy against coverage", "",
             "Label only the reports a method is most confident about, send the rest to people: accuracy (whole label "
             "set right) of the most confident 80 / 90 / 95 % of test reports, and the confidence threshold that keeps them. "
-            "LLM programs give no confidence yet.", "",
+            "LLM programs have one only with `--confidence-samples N` (the share of N sampled answers that agree).", "",
             _md_table(["method", "80 % coverage", "90 % coverage", "95 % coverage"], rows), ""]
 
 
