@@ -15,11 +15,14 @@ Parts (run one at a time, each under `flock /tmp/bench.lock`):
               --vaers-limit 0` builds, on 4k / 16k / 32k / all of them (the reports received up to a date),
               each in its own process: seconds, peak RSS; at all, the default fit-on-a-sample path (HDBSCAN
               fits 50,000, the rest join by centroid) with three seeds and the ARI between them.
+  scale-1m    the path to 1M reports: the 63,766 real VAERS vectors of that index and jittered copies of
+              them (synthetic) up to --big-n, fitted on a seeded 50,000 sample and the rest joined by
+              centroid, in its own process per seed: seconds, peak RSS, coverage, ARI between two seeds.
   scale       time and peak memory of fitting at 4k / 16k (real VAERS vectors) and 64k (the 16k real
               vectors and three jittered copies: synthetic), hdbscan vs scikit-learn's HDBSCAN, and the
               fit-on-a-sample path (64k, 16k sample, three seeds: time, ARI between seeds, coverage).
 
-Usage: PYTHONPATH=src:. python bench/bench_themes.py index|planted|categories|scale|scale-real [--data ../shared/data]
+Usage: PYTHONPATH=src:. python bench/bench_themes.py index|planted|categories|scale|scale-real|scale-1m [--data ../shared/data]
 Skips (exit 0) when the data folder is absent. Workspaces go to bench/out/themes/ (git-ignored).
 """
 
@@ -377,9 +380,45 @@ def part_scale_real(args) -> None:
               f"mean {np.mean(aris):.3f} (min {np.min(aris):.3f})")
 
 
+def part_scale_1m(args) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    corpus, _ = stored(args.serve_home, args.collection, texts=False)
+    real = corpus.vectors
+    rng = np.random.default_rng(SEED)
+    path = OUT / "scale-1m-vectors.npy"
+    big = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(args.big_n, real.shape[1]))
+    for begin in range(0, args.big_n, len(real)):
+        rows = min(len(real), args.big_n - begin)
+        block = real[:rows] if begin == 0 else real[:rows] + rng.normal(scale=0.02, size=(rows, real.shape[1])).astype(np.float32)
+        big[begin:begin + rows] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    big.flush()
+    del big
+    print(f"{args.big_n:,} vectors: the {len(real):,} real VAERS vectors, then jittered copies (noise sd 0.02, re-normalised); "
+          f"HDBSCAN on a seeded 50,000 sample, the rest joined by centroid; one process per seed, 2 threads\n")
+    print("| reports | seed | fit seconds | peak RSS MiB (before the fit) | themes | in a theme | fitted rows |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    labels = []
+    for seed in (1, 2):
+        out = OUT / f"labels-1m-{seed}.npy"
+        cmd = [sys.executable, __file__, "_child", "--vectors", str(path), "--n", str(args.big_n), "--method", "hdbscan",
+               "--min-size", str(args.min_size), "--sample", "50000", "--seed", str(seed), "--labels-out", str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.child_timeout)
+        if done.returncode != 0:
+            print(f"| {args.big_n:,} | {seed} | failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode} | | | | |")
+            continue
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        labels.append(np.load(out))
+        print(f"| {args.big_n:,} | {seed} | {r['seconds']} | {r['peak_rss_mib']} ({r['rss_before_fit_mib']}) | {r['themes']} | {r['coverage']} | {r['fitted_rows']:,} |", flush=True)
+    if len(labels) == 2:
+        both = (labels[0] >= 0) & (labels[1] >= 0)
+        print(f"\nARI between the two seeds on the reports in a theme in both: {adjusted_rand_score(labels[0][both], labels[1][both]):.3f}")
+    path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["index", "planted", "categories", "scale", "scale-real", "_child"])
+    parser.add_argument("part", choices=["index", "planted", "categories", "scale", "scale-real", "scale-1m", "_child"])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--vaers-rows", type=int, default=16000)
     parser.add_argument("--plant", type=int, default=36, help="planted reports per mode")
@@ -390,6 +429,7 @@ def main() -> None:
     parser.add_argument("--child-timeout", type=int, default=400)
     parser.add_argument("--serve-home", type=Path, default=REPO / "bench" / "out" / "serve", help="scale-real: the workspace bench_serve.py indexed")
     parser.add_argument("--collection", default="vaers-all", help="scale-real: its collection of all VAERS narratives")
+    parser.add_argument("--big-n", type=int, default=1_000_000, help="scale-1m: reports in all")
     # _child only
     parser.add_argument("--vectors", type=Path)
     parser.add_argument("--n", type=int)
@@ -404,7 +444,7 @@ def main() -> None:
     from incident_lens import offline
 
     offline.activate(OUT / "home")
-    {"index": part_index, "planted": part_planted, "categories": part_categories, "scale": part_scale, "scale-real": part_scale_real, "_child": _child}[args.part](args)
+    {"index": part_index, "planted": part_planted, "categories": part_categories, "scale": part_scale, "scale-real": part_scale_real, "scale-1m": part_scale_1m, "_child": _child}[args.part](args)
 
 
 if __name__ == "__main__":
