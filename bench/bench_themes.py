@@ -18,11 +18,14 @@ Parts (run one at a time, each under `flock /tmp/bench.lock`):
   scale-1m    the path to 1M reports: the 63,766 real VAERS vectors of that index and jittered copies of
               them (synthetic) up to --big-n, fitted on a seeded 50,000 sample and the rest joined by
               centroid, in its own process per seed: seconds, peak RSS, coverage, ARI between two seeds.
+  joining     how far reports HDBSCAN left as noise should join themes (`--join close|loose|all`):
+              coverage and AMI on the demo `category` and MTSamples specialty (indexed here if
+              missing), coverage on 16,069 real VAERS reports (the `scale-real` index up to 1992-05-18).
   scale       time and peak memory of fitting at 4k / 16k (real VAERS vectors) and 64k (the 16k real
               vectors and three jittered copies: synthetic), hdbscan vs scikit-learn's HDBSCAN, and the
               fit-on-a-sample path (64k, 16k sample, three seeds: time, ARI between seeds, coverage).
 
-Usage: PYTHONPATH=src:. python bench/bench_themes.py index|planted|categories|scale|scale-real|scale-1m [--data ../shared/data]
+Usage: PYTHONPATH=src:. python bench/bench_themes.py index|planted|categories|scale|scale-real|scale-1m|joining [--data ../shared/data]
 Skips (exit 0) when the data folder is absent. Workspaces go to bench/out/themes/ (git-ignored).
 """
 
@@ -416,9 +419,47 @@ def part_scale_1m(args) -> None:
     path.unlink()
 
 
+def part_joining(args) -> None:
+    from sklearn.metrics import adjusted_mutual_info_score as ami
+
+    from incident_lens.inputs.report_files import load_reports
+    from incident_lens.themes.corpus import sorted_corpus
+    from incident_lens.themes.fitting import JOIN_RULES, FitSettings, fit_themes
+
+    if not (OUT / "mtsamples").is_dir():
+        mt = pd.read_csv(args.data / "mtsamples" / "mtsamples_dev.csv", dtype=str, keep_default_na=False)
+        mt = mt[mt["transcription"].str.strip() != ""]
+        add_frame(OUT / "mtsamples", "mtsamples", pd.DataFrame({"id": mt["note_id"], "text": mt["transcription"],
+                                                               "specialty": mt["medical_specialty"]}), ["specialty"], None)
+    if not (OUT / "demo").is_dir():
+        demo = load_reports(REPO / "data" / "demo" / "incidents.csv", ["description", "actions", "causes"], "id").frame
+        meta = pd.read_csv(REPO / "data" / "demo" / "incidents.csv", dtype=str, keep_default_na=False).set_index("id")
+        demo = demo[["id", "text"]].assign(category=meta.loc[demo["id"], "category"].to_numpy(), occurred_at=meta.loc[demo["id"], "occurred_at"].to_numpy())
+        add_frame(OUT / "demo", "incidents", demo, ["category", "occurred_at"], "occurred_at")
+    sets = []
+    for home, name, field in ((OUT / "demo", "incidents", "category"), (OUT / "mtsamples", "mtsamples", "specialty")):
+        corpus, raw = stored(home, name, texts=False)
+        meta = {i: m for i, m in zip(raw.ids, raw.metadata)}
+        sets.append((f"{name} `{field}`", corpus.vectors, np.asarray([meta[i][field] for i in corpus.ids])))
+    from incident_lens.pipelines.indexing import open_index
+
+    with open_index(settings_for(args.serve_home), args.collection) as index:
+        raw = index.stored_vectors(until="1992-05-18")
+    sets.append((f"VAERS up to 1992-05-18", sorted_corpus(raw).vectors, None))
+    print("| set | reports | joining | in a theme | AMI on covered | AMI all (no theme = a class) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, vectors, truth in sets:
+        for rule, options in JOIN_RULES.items():
+            labels = fit_themes(vectors, FitSettings(min_size=args.min_size, threads=2, **options)).labels
+            covered = labels >= 0
+            scores = ("-", "-") if truth is None else (f"{ami(truth[covered], labels[covered]):.3f}", f"{ami(truth, labels):.3f}")
+            rule = f"{rule} (default)" if rule == "close" else rule
+            print(f"| {label} | {len(vectors):,} | {rule} | {covered.mean():.2f} | {scores[0]} | {scores[1]} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["index", "planted", "categories", "scale", "scale-real", "scale-1m", "_child"])
+    parser.add_argument("part", choices=["index", "planted", "categories", "scale", "scale-real", "scale-1m", "joining", "_child"])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--vaers-rows", type=int, default=16000)
     parser.add_argument("--plant", type=int, default=36, help="planted reports per mode")
@@ -444,7 +485,7 @@ def main() -> None:
     from incident_lens import offline
 
     offline.activate(OUT / "home")
-    {"index": part_index, "planted": part_planted, "categories": part_categories, "scale": part_scale, "scale-real": part_scale_real, "scale-1m": part_scale_1m, "_child": _child}[args.part](args)
+    {"index": part_index, "planted": part_planted, "categories": part_categories, "scale": part_scale, "scale-real": part_scale_real, "scale-1m": part_scale_1m, "joining": part_joining, "_child": _child}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -271,9 +271,28 @@ def test_bad_input_is_one_line_errors(full_home):
         (["themes", "--min-size", "1"], "--min-size 1"),
         (["themes", "--since", "2026-10-30"], "themes need at least"),
         (["themes", "--collection", "nothing-here"], "no index 'nothing-here'"),
+        (["themes", "--join", "some"], "--join some: use one of close, loose, all"),
     ]
     for args, message in cases:
         result = cli(full_home, *args)
         assert result.exit_code == 2, (args, result.output)
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.output)
+
+
+def test_join_all_leaves_no_report_in_no_theme_and_other_settings_refit(early_home, demo_slice, tmp_path):
+    home = tmp_path / "ws"
+    shutil.copytree(early_home, home)
+    close = json.loads(cli(home, "emerging", "--format", "json").stdout)
+    assert close["summary"]["in_no_theme"] > 0 and close["summary"]["refitted"]
+    again = json.loads(cli(home, "emerging", "--format", "json").stdout)
+    assert not again["summary"]["refitted"]  # same reports, same settings: the saved fit is used
+    joined = json.loads(cli(home, "emerging", "--format", "json", "--join", "all").stdout)
+    assert joined["summary"]["refitted"] and joined["summary"]["in_no_theme"] == 0.0
+    assert {t["id"] for t in joined["themes"]} == {t["id"] for t in close["themes"]}  # same themes, more members
+    # Reports `index` adds join the saved themes under the same rule: every one of them joins.
+    added = cli(home, *index_args(demo_slice / "all.csv"))
+    assert added.exit_code == 0, added.output
+    members = pd.read_csv(home / "themes" / "incidents" / "all" / "members.csv", dtype=str, keep_default_na=False)
+    assert (members.loc[members["how"] == "added", "theme"].astype(int) >= 0).all() and (members["how"] == "added").any()
+    assert (members["theme"].astype(int) >= 0).all()

@@ -35,6 +35,8 @@ _SINCE = typer.Option(None, "--since", help="Only reports on or after this date 
 _MIN_SIZE = typer.Option(15, "--min-size", help="Smallest theme, in reports.")
 _SEED = typer.Option(None, "--seed", help="Seed of the fitting sample (used above --sample reports; default: the seed setting).")
 _SAMPLE = typer.Option(50_000, "--sample", help="HDBSCAN fits at most this many reports (a seeded sample); the rest join by centroid.")
+_JOIN = typer.Option("close", "--join", help="Reports HDBSCAN left as noise join a theme when as close as its 5 % least similar "
+                     "members (close), its least similar one (loose), or always the nearest theme (all: no report in no theme).")
 _FORMAT = typer.Option("table", "--format", help="table, json or csv.")
 _REPORT = typer.Option(None, "--report", help="Folder for themes.html, plots, themes.json/csv and members.csv.")
 _SUMMARISE = typer.Option(False, "--summarise", help="Name and summarise themes with the language model (quotes checked).")
@@ -43,12 +45,15 @@ _MODEL = typer.Option(None, "--model", help="GGUF model for --summarise (default
 _TEMPLATE = typer.Option(None, "--chat-template", help="Chat template for a GGUF without one.")
 
 
-def _fit_settings(settings, min_size: int, seed: Optional[int], sample: int):
-    from incident_lens.themes.fitting import FitSettings
+def _fit_settings(settings, min_size: int, seed: Optional[int], sample: int, join: str = "close"):
+    from incident_lens.themes.fitting import JOIN_RULES, FitSettings
 
     if sample < 2 * min_size:
         raise UserError(f"--sample {sample}: must be at least twice --min-size ({2 * min_size})")
-    return FitSettings(min_size=min_size, seed=settings.seed if seed is None else seed, max_fit_rows=sample, threads=settings.cpu_threads)
+    if join not in JOIN_RULES:
+        raise UserError(f"--join {join}: use one of {', '.join(JOIN_RULES)}")
+    return FitSettings(min_size=min_size, seed=settings.seed if seed is None else seed, max_fit_rows=sample,
+                       threads=settings.cpu_threads, **JOIN_RULES[join])
 
 
 def _check_format(output: str) -> None:
@@ -75,6 +80,7 @@ def themes(
     min_size: int = _MIN_SIZE,
     seed: Optional[int] = _SEED,
     sample: int = _SAMPLE,
+    join: str = _JOIN,
     output: str = _FORMAT,
     report: Optional[Path] = _REPORT,
     summarise: bool = _SUMMARISE,
@@ -91,7 +97,7 @@ def themes(
 
     _check_format(output)
     settings = settings_from(ctx, model_path=model, chat_template=chat_template, **server_options(server, server_model, allow_remote_server))
-    run = fit_themes_job(settings, collection, where, since, until, _fit_settings(settings, min_size, seed, sample))
+    run = fit_themes_job(settings, collection, where, since, until, _fit_settings(settings, min_size, seed, sample, join))
     summaries = _summaries(settings, run, summarise, theme)
     _emit(settings, run, None, summaries, output, report)
 
@@ -107,10 +113,11 @@ def emerging(
     min_count: int = typer.Option(3, "--min-count", help="Fewest reports in the window for a theme to be tested."),
     new_within: Optional[str] = typer.Option(None, "--new-within", help="A theme is new when most members fall in this recent span (default: 3 windows)."),
     refit: Optional[bool] = typer.Option(None, "--refit/--no-refit", help="Refit (ids kept) even if the saved fit saw these reports / "
-                                         "never: use the saved themes as they are (default: refit only when reports were added since the fit)."),
+                                         "never: use the saved themes as they are (default: refit only when reports were added since the fit or the settings differ)."),
     min_size: int = _MIN_SIZE,
     seed: Optional[int] = _SEED,
     sample: int = _SAMPLE,
+    join: str = _JOIN,
     output: str = _FORMAT,
     report: Optional[Path] = _REPORT,
     summarise: bool = _SUMMARISE,
@@ -127,7 +134,7 @@ def emerging(
     _check_format(output)
     settings = settings_from(ctx, model_path=model, chat_template=chat_template, **server_options(server, server_model, allow_remote_server))
     found = emerging_job(settings, collection, where, since, until, window, baseline, min_count, new_within,
-                         _fit_settings(settings, min_size, seed, sample), refit=refit)
+                         _fit_settings(settings, min_size, seed, sample, join), refit=refit)
     labels = {t.id: t.label for t in found.themes.model.themes}
     chosen = [labels[s.theme] for s in found.signals if s.flagged or s.new]
     summaries = _summaries(settings, found.themes, summarise and bool(chosen), chosen)

@@ -148,7 +148,7 @@ def _up_to_date(model: ThemeModel, corpus: Corpus) -> bool:
 def fit_themes_job(settings, collection: str = "incidents", where: list[str] | None = None, since: str | None = None,
                    until: str | None = None, fit: FitSettings | None = None, refit: bool | None = True, argv=None) -> ThemesRun:
     """Fit the selection's themes (ids kept from the saved model where a theme matches) and save them.
-    `refit=None`: refit only if the saved fit did not see exactly these reports; `refit=False`: use the
+    `refit=None`: refit only if the saved fit did not see exactly these reports with these settings; `refit=False`: use the
     saved model as it is (reports it has no row for join its themes in memory), fitting only if there is none."""
     from incident_lens.pipelines.indexing import open_index
     from incident_lens.provenance import RunRecord
@@ -165,7 +165,8 @@ def fit_themes_job(settings, collection: str = "incidents", where: list[str] | N
     with RunRecord(workspace, "themes", settings, argv) as run:
         run.set("collection", collection)
         run.set("selection", selection)
-        reuse = previous is not None and (refit is False or (refit is None and _up_to_date(previous, corpus)))
+        reuse = previous is not None and (refit is False or (refit is None and _up_to_date(previous, corpus)
+                                                             and previous.settings.same_themes_as(fit)))
         if reuse:
             unseen = ~pd.Series(corpus.ids).isin(set(previous.members["id"])).to_numpy()
             if unseen.any():

@@ -21,6 +21,9 @@ import numpy as np
 from incident_lens.errors import UserError
 
 METHODS = ("hdbscan", "sklearn")
+# `--join`: how far a report HDBSCAN left as noise may be from a theme and still join it: as close as the
+# theme's 5 % least similar own members (close), as its least similar one (loose), or any distance (all).
+JOIN_RULES = {"close": {"join_quantile": 0.05}, "loose": {"join_quantile": 0.0}, "all": {"join_quantile": 0.0, "join_all": True}}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class FitSettings:
     # A report joins a theme by centroid when it is at least as close as this quantile of the theme's
     # own HDBSCAN members; None leaves HDBSCAN's noise in no theme.
     join_quantile: float | None = 0.05
+    # Every report joins its nearest theme, however far (thresholds -1): no report is left in no theme.
+    join_all: bool = False
     selection: str = "leaf"  # HDBSCAN cluster selection: leaf (many fine themes) or eom
     method: str = "hdbscan"  # the `hdbscan` package, or scikit-learn's port ("sklearn")
     threads: int = 1
@@ -43,6 +48,10 @@ class FitSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "FitSettings":
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def same_themes_as(self, other: "FitSettings") -> bool:
+        """Whether a fit with `other` gives the themes a fit with these would (threads change nothing)."""
+        return {**self.to_dict(), "threads": 0} == {**other.to_dict(), "threads": 0}
 
 
 @dataclass
@@ -148,6 +157,8 @@ def fit_themes(vectors: np.ndarray, settings: FitSettings) -> Fit:
         members = np.flatnonzero(labels == j)
         similarity[members] = vectors[members] @ centroids[j]
         thresholds[j] = np.quantile(similarity[members], settings.join_quantile) if settings.join_quantile is not None else np.inf
+    if settings.join_all:
+        thresholds[:] = -1.0  # cosine similarity is never below -1
     if settings.join_quantile is not None and k:
         rest = np.flatnonzero(~core)
         joined, sims = assign(vectors[rest], centroids, thresholds)
