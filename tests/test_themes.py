@@ -272,6 +272,7 @@ def test_bad_input_is_one_line_errors(full_home):
         (["themes", "--since", "2026-10-30"], "themes need at least"),
         (["themes", "--collection", "nothing-here"], "no index 'nothing-here'"),
         (["themes", "--join", "some"], "--join some: use one of close, loose, all"),
+        (["emerging", "--top", "-1"], "--top -1"),
     ]
     for args, message in cases:
         result = cli(full_home, *args)
@@ -296,3 +297,11 @@ def test_join_all_leaves_no_report_in_no_theme_and_other_settings_refit(early_ho
     members = pd.read_csv(home / "themes" / "incidents" / "all" / "members.csv", dtype=str, keep_default_na=False)
     assert (members.loc[members["how"] == "added", "theme"].astype(int) >= 0).all() and (members["how"] == "added").any()
     assert (members["theme"].astype(int) >= 0).all()
+
+
+def test_emerging_table_shows_the_top_themes_and_says_how_many_more(full_home):
+    result = cli(full_home, "emerging", "--top", "2")
+    assert result.exit_code == 0, result.output
+    assert "more themes not shown (--top 0 shows all" in result.output
+    everything = cli(full_home, "emerging", "--top", "0")
+    assert everything.exit_code == 0 and "more themes not shown" not in everything.output

@@ -112,6 +112,7 @@ def emerging(
     baseline: str = typer.Option("52w", "--baseline", help="Period before the window to compare with."),
     min_count: int = typer.Option(3, "--min-count", help="Fewest reports in the window for a theme to be tested."),
     new_within: Optional[str] = typer.Option(None, "--new-within", help="A theme is new when most members fall in this recent span (default: 3 windows)."),
+    top: int = typer.Option(20, "--top", help="Themes in the table (flagged and new ones always; 0: all). JSON and CSV have every theme."),
     refit: Optional[bool] = typer.Option(None, "--refit/--no-refit", help="Refit (ids kept) even if the saved fit saw these reports / "
                                          "never: use the saved themes as they are (default: refit only when reports were added since the fit or the settings differ)."),
     min_size: int = _MIN_SIZE,
@@ -132,16 +133,18 @@ def emerging(
     from incident_lens.pipelines.themes import emerging_job
 
     _check_format(output)
+    if top < 0:
+        raise UserError(f"--top {top}: give 0 (all themes) or more")
     settings = settings_from(ctx, model_path=model, chat_template=chat_template, **server_options(server, server_model, allow_remote_server))
     found = emerging_job(settings, collection, where, since, until, window, baseline, min_count, new_within,
                          _fit_settings(settings, min_size, seed, sample, join), refit=refit)
     labels = {t.id: t.label for t in found.themes.model.themes}
     chosen = [labels[s.theme] for s in found.signals if s.flagged or s.new]
     summaries = _summaries(settings, found.themes, summarise and bool(chosen), chosen)
-    _emit(settings, found.themes, found, summaries, output, report)
+    _emit(settings, found.themes, found, summaries, output, report, top)
 
 
-def _emit(settings, run, found, summaries, output: str, report: Optional[Path]) -> None:
+def _emit(settings, run, found, summaries, output: str, report: Optional[Path], top: int = 0) -> None:
     from incident_lens.pipelines.themes import record_latest
     from incident_lens.themes.report import themes_payload, write_report
 
@@ -156,7 +159,7 @@ def _emit(settings, run, found, summaries, output: str, report: Optional[Path]) 
         _write_csv(run, found)
     else:
         if found is not None:
-            _print_emerging(run, found)
+            _print_emerging(run, found, top)
         else:
             _print_themes(run)
         if summaries:
@@ -197,9 +200,12 @@ def _print_themes(run) -> None:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
-def _print_emerging(run, found) -> None:
-    print_emerging_table(found, out=console)
+def _print_emerging(run, found, top: int = 0) -> None:
     flagged = [s for s in found.signals if s.flagged or s.new]
+    shown = len(found.signals) if top == 0 else max(top, max((found.signals.index(s) + 1 for s in flagged), default=0))
+    print_emerging_table(found, out=console, limit=shown)
+    if shown < len(found.signals):
+        console.print(f"{len(found.signals) - shown} more themes not shown (--top 0 shows all; --format json or csv has every one)")
     by_id = {t.id: t for t in run.model.themes}
     for s in flagged:
         theme = by_id[s.theme]
