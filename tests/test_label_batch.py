@@ -325,9 +325,15 @@ def test_llm_confidence_is_the_agreement_of_sampled_answers():
         sure = predict_one(program, TASK, "The patient fell.", samples=3)
     assert plain.confidence is None and sure.labels == "Fall" and sure.confidence == 1.0
     assert sure.completion_tokens >= plain.completion_tokens  # the samples' tokens are counted
-    with dspy.context(lm=DummyLM([fall] + [drug] * 4, adapter=dspy.JSONAdapter())):
+    lm = DummyLM([fall] + [drug] * 4, adapter=dspy.JSONAdapter())
+    copies, copy = [], lm.copy
+    lm.copy = lambda **kw: copies.append(kw) or copy(**kw)
+    with dspy.context(lm=lm):
         unsure = predict_one(program, TASK, "The patient fell.", samples=2)
     assert unsure.labels == "Fall" and unsure.confidence == 0.0
+    # Each sample is its own draw: another rollout id (no cache replay) and another sampling seed.
+    assert len({c["seed"] for c in copies}) == 2 and len({c["rollout_id"] for c in copies}) == 2
+    assert all(c["temperature"] > 0 for c in copies)
 
 
 def test_agreement_per_label_takes_the_least_agreed_label():

@@ -25,7 +25,8 @@ from incident_lens.inputs.task_files import Task
 
 # A retry samples at this temperature (with a new rollout id, so DSPy's cache does not replay the failure).
 RETRY_TEMPERATURE = 0.7
-# Confidence samples: each its own rollout id (so none is a cached replay), at this temperature.
+# Confidence samples: each its own rollout id (so none is a cached replay) and its own sampling seed (the
+# engines seed every call, so with one seed every sample would be the same answer), at this temperature.
 SAMPLE_TEMPERATURE = 0.7
 SAMPLE_ROLLOUT_BASE = 1000
 MAX_SHRINKS = 3
@@ -163,8 +164,9 @@ def predict_one(program, task: Task, text: str, report_id: str | None = None, re
                          list(p.unsupported_evidence), done.cached_prompt_tokens)
     if samples > 0:
         lm, answers = dspy.settings.lm, []
+        seed = int(lm.kwargs.get("seed") or 0)
         for n in range(samples):
-            with dspy.context(lm=lm.copy(rollout_id=SAMPLE_ROLLOUT_BASE + n, temperature=SAMPLE_TEMPERATURE)):
+            with dspy.context(lm=lm.copy(rollout_id=SAMPLE_ROLLOUT_BASE + n, temperature=SAMPLE_TEMPERATURE, seed=seed + 1 + n)):
                 sampled = run_with_retries(call, text, retries=0)
             result.prompt_tokens += sampled.prompt_tokens
             result.completion_tokens += sampled.completion_tokens
