@@ -129,12 +129,17 @@ def vaers_frame(data: Path, rows: int) -> pd.DataFrame:
 def part_index(args) -> None:
     vaers = vaers_frame(args.data, args.vaers_rows)
     add_frame(OUT / "vaers", "vaers", vaers, ["date"], "date")
+    index_category_sets(args)
+
+
+def index_category_sets(args) -> None:
+    """The MTSamples and demo indexes that `categories` and `joining` score against known categories."""
+    from incident_lens.inputs.report_files import load_reports
+
     mt = pd.read_csv(args.data / "mtsamples" / "mtsamples_dev.csv", dtype=str, keep_default_na=False)
     mt = mt[mt["transcription"].str.strip() != ""]
     add_frame(OUT / "mtsamples", "mtsamples", pd.DataFrame({"id": mt["note_id"], "text": mt["transcription"],
                                                            "specialty": mt["medical_specialty"]}), ["specialty"], None)
-    from incident_lens.inputs.report_files import load_reports
-
     demo = load_reports(REPO / "data" / "demo" / "incidents.csv", ["description", "actions", "causes"], "id").frame
     meta = pd.read_csv(REPO / "data" / "demo" / "incidents.csv", dtype=str, keep_default_na=False).set_index("id")
     demo = demo[["id", "text"]].assign(category=meta.loc[demo["id"], "category"].to_numpy(), occurred_at=meta.loc[demo["id"], "occurred_at"].to_numpy())
@@ -422,20 +427,11 @@ def part_scale_1m(args) -> None:
 def part_joining(args) -> None:
     from sklearn.metrics import adjusted_mutual_info_score as ami
 
-    from incident_lens.inputs.report_files import load_reports
     from incident_lens.themes.corpus import sorted_corpus
     from incident_lens.themes.fitting import JOIN_RULES, FitSettings, fit_themes
 
-    if not (OUT / "mtsamples").is_dir():
-        mt = pd.read_csv(args.data / "mtsamples" / "mtsamples_dev.csv", dtype=str, keep_default_na=False)
-        mt = mt[mt["transcription"].str.strip() != ""]
-        add_frame(OUT / "mtsamples", "mtsamples", pd.DataFrame({"id": mt["note_id"], "text": mt["transcription"],
-                                                               "specialty": mt["medical_specialty"]}), ["specialty"], None)
-    if not (OUT / "demo").is_dir():
-        demo = load_reports(REPO / "data" / "demo" / "incidents.csv", ["description", "actions", "causes"], "id").frame
-        meta = pd.read_csv(REPO / "data" / "demo" / "incidents.csv", dtype=str, keep_default_na=False).set_index("id")
-        demo = demo[["id", "text"]].assign(category=meta.loc[demo["id"], "category"].to_numpy(), occurred_at=meta.loc[demo["id"], "occurred_at"].to_numpy())
-        add_frame(OUT / "demo", "incidents", demo, ["category", "occurred_at"], "occurred_at")
+    if not (OUT / "mtsamples").is_dir() or not (OUT / "demo").is_dir():
+        index_category_sets(args)  # idempotent: a set already indexed embeds nothing
     sets = []
     for home, name, field in ((OUT / "demo", "incidents", "category"), (OUT / "mtsamples", "mtsamples", "specialty")):
         corpus, raw = stored(home, name, texts=False)
